@@ -1,0 +1,87 @@
+"""The one error hierarchy: every error a user can act on is an OffbatchError.
+
+The CLI prints ``error: <message>`` (plus the hint) and exits with ``exit_code``; the API maps
+``http_status``. Anything that is not an OffbatchError is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class OffbatchError(Exception):
+    exit_code = 1
+    http_status = 500
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(OffbatchError):
+    """A job config, a setting or a command-line option is invalid."""
+
+    exit_code = 2
+    http_status = 422
+
+
+class DatasetError(OffbatchError):
+    """The dataset is missing, unreadable, lacks columns, or selects nothing."""
+
+    exit_code = 3
+    http_status = 422
+
+
+class BackendError(OffbatchError):
+    """The execution backend refused or failed a request."""
+
+    exit_code = 4
+    http_status = 502
+
+
+class StorageError(OffbatchError):
+    """Object storage could not be read or written."""
+
+    exit_code = 5
+    http_status = 502
+
+
+class ImportFailed(OffbatchError):
+    """A job's results could not be imported (missing/corrupt output, job not finished...)."""
+
+    exit_code = 6
+    http_status = 422
+
+
+class AuthError(OffbatchError):
+    """Missing or malformed credentials (401)."""
+
+    exit_code = 7
+    http_status = 401
+
+
+class ForbiddenError(AuthError):
+    """Valid-looking credentials that do not grant this request (403)."""
+
+    http_status = 403
+
+
+class NotFoundError(OffbatchError):
+    exit_code = 8
+    http_status = 404
+
+
+class ConflictError(OffbatchError):
+    """The request conflicts with the current state (e.g. job not finished, insight annotated)."""
+
+    exit_code = 9
+    http_status = 409
+
+
+class EngineError(OffbatchError):
+    """The model engine could not be loaded or run."""
+
+    exit_code = 10
+    http_status = 500
