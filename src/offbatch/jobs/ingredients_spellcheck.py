@@ -1,0 +1,118 @@
+"""ingredients-spellcheck: correct the main ingredients text of products, as Robotoff does.
+
+Extraction follows Robotoff's query: the ``main`` ingredients text, the product language, and
+products whose fraction of unknown ingredients is in ``(min_fraction, max_fraction]``, most
+popular first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from offbatch.engines.base import Engine, SpellcheckInput
+from offbatch.jobs import register
+from offbatch.jobs.base import JobType, PredictionRecord
+
+
+class SpellcheckParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(default=10_000, ge=1)
+    min_fraction: float = Field(default=0.0, ge=0.0, le=1.0)
+    max_fraction: float = Field(default=0.4, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SpellcheckParams:
+        if self.min_fraction >= self.max_fraction:
+            raise ValueError("min_fraction must be below max_fraction")
+        return self
+
+
+_FRACTION = "CAST(unknown_ingredients_n AS DOUBLE) / ingredients_n"
+
+
+@register
+class IngredientsSpellcheck(JobType):
+    name = "ingredients-spellcheck"
+    prediction_type = "ingredient_spellcheck"
+    dataset_columns = ("code", "lang", "ingredients_text", "ingredients_n", "unknown_ingredients_n", "popularity_key")
+    Params = SpellcheckParams
+    input_schema = pa.schema(
+        [
+            ("code", pa.string()),
+            ("lang", pa.string()),
+            ("text", pa.string()),
+            ("fraction", pa.float64()),
+            ("popularity_key", pa.int64()),
+        ]
+    )
+    output_schema = pa.schema(
+        [
+            ("code", pa.string()),
+            ("lang", pa.string()),
+            ("original", pa.string()),
+            ("correction", pa.string()),
+            ("truncated", pa.bool_()),
+            ("engine", pa.string()),
+            ("engine_version", pa.string()),
+        ]
+    )
+
+    def extraction_query(self, params: BaseModel) -> tuple[str, list[Any]]:
+        assert isinstance(params, SpellcheckParams)
+        sql = f"""
+            SELECT CAST(code AS VARCHAR) AS code, CAST(lang AS VARCHAR) AS lang, text,
+                   {_FRACTION} AS fraction, CAST(popularity_key AS BIGINT) AS popularity_key
+            FROM (
+                SELECT code, lang, popularity_key, unknown_ingredients_n, ingredients_n,
+                       list_filter(ingredients_text, lambda x: x.lang = 'main')[1].text AS text
+                FROM dataset
+            )
+            WHERE text IS NOT NULL AND trim(text) != ''
+              AND ingredients_n > 0
+              AND {_FRACTION} > ? AND {_FRACTION} <= ?
+            ORDER BY popularity_key DESC NULLS LAST, code
+            LIMIT ?
+        """
+        return sql, [params.min_fraction, params.max_fraction, params.limit]
+
+    def process(self, batch: pa.RecordBatch, engine: Engine) -> pa.RecordBatch:
+        texts = batch.column("text").to_pylist()
+        langs = batch.column("lang").to_pylist()
+        results = engine.correct([SpellcheckInput(text=t, lang=lang or "") for t, lang in zip(texts, langs)])
+        if len(results) != len(texts):
+            raise RuntimeError(f"engine {engine.name} returned {len(results)} results for {len(texts)} inputs")
+        n = len(texts)
+        return pa.RecordBatch.from_arrays(
+            [
+                batch.column("code"),
+                batch.column("lang"),
+                batch.column("text"),
+                pa.array([r.correction for r in results], pa.string()),
+                pa.array([r.truncated for r in results], pa.bool_()),
+                pa.array([engine.name] * n, pa.string()),
+                pa.array([engine.version] * n, pa.string()),
+            ],
+            schema=self.output_schema,
+        )
+
+    def predictions(self, batch: pa.RecordBatch) -> Iterator[PredictionRecord]:
+        for row in batch.to_pylist():
+            original, correction = row["original"], row["correction"]
+            yield PredictionRecord(
+                barcode=row["code"],
+                value_tag=row["lang"],
+                data={
+                    "original": original,
+                    "correction": correction,
+                    "lang": row["lang"],
+                    "truncated": bool(row["truncated"]),
+                },
+                predictor=row["engine"],
+                predictor_version=row["engine_version"],
+                actionable=correction != original and not row["truncated"],
+            )

@@ -1,0 +1,245 @@
+"""Launching a job: validate, extract, store, record, submit.
+
+Order matters: the database row exists before the backend hears of the job (a fast task's
+webhook must find it), and the input parts and ``job.json`` exist before any task starts.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from pydantic import ValidationError
+
+from offbatch import __version__, auth, contract, storage
+from offbatch.backends import Backend, JobSpec, JobState, get_backend
+from offbatch.config import JobConfig, format_validation_error, load_config
+from offbatch.costs import CostEstimate
+from offbatch.db.models import Job
+from offbatch.db.session import Database
+from offbatch.engines import ENGINES
+from offbatch.errors import BackendError, ConfigError
+from offbatch.extract import Extraction, extract, select
+from offbatch.jobs import JobType, get_job_type
+from offbatch.settings import Settings
+from offbatch.storage import JobFolder
+
+MAX_JOB_ID = 63
+
+
+@dataclass
+class LaunchPlan:
+    job_id: str
+    job_type: str
+    backend: str
+    dataset: str
+    config: JobConfig
+    config_path: str
+    params: dict[str, Any]
+    rows: int
+    estimate: CostEstimate
+    storage_url: str
+    request: dict[str, Any]
+    shard_rows: list[int] = field(default_factory=list)
+    submitted: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "job_id": self.job_id,
+            "job_type": self.job_type,
+            "backend": self.backend,
+            "dataset": self.dataset,
+            "config_path": self.config_path,
+            "params": self.params,
+            "rows_selected": self.rows,
+            "shard_rows": self.shard_rows,
+            "storage_url": self.storage_url,
+            "resources": self.config.model_dump(mode="json"),
+            "cost_estimate": self.estimate.as_dict(),
+            "request": self.request,
+            "submitted": self.submitted,
+        }
+
+
+def new_job_id(job_type: str, *, now: datetime, suffix: str | None = None) -> str:
+    """``<job_type>-YYYYMMDD-HHMMSS`` (+ ``-<suffix>``), a valid Google Batch job name."""
+    job_id = f"{job_type}-{now:%Y%m%d-%H%M%S}"
+    if suffix:
+        job_id = f"{job_id}-{suffix}"
+    if len(job_id) > MAX_JOB_ID:
+        raise ConfigError(f"job id {job_id!r} is longer than {MAX_JOB_ID} characters: shorten the job type name")
+    return job_id
+
+
+def _unique_job_id(db: Database, job_type: str) -> str:
+    now = datetime.now(UTC)
+    job_id = new_job_id(job_type, now=now)
+    with db.session() as s:
+        while s.get(Job, job_id) is not None:
+            # Two launches in one second: a short random suffix keeps ids unique.
+            job_id = new_job_id(job_type, now=now, suffix=secrets.token_hex(2))
+    return job_id
+
+
+def worker_env(*, settings: Settings, spec_config: JobConfig, job_type: JobType, job_id: str, folder: JobFolder,
+               key: bytes) -> dict[str, str]:
+    env = {
+        contract.CONTRACT: contract.CONTRACT_VERSION,
+        contract.JOB_ID: job_id,
+        contract.JOB_TYPE: job_type.name,
+        contract.INPUT_URL: folder.input_url,
+        contract.OUTPUT_URL: folder.output_url,
+        contract.ENGINE: spec_config.engine,
+        contract.CHUNK_SIZE: str(spec_config.chunk_size),
+        contract.TASK_COUNT: str(spec_config.task_count),
+    }
+    env.update(spec_config.env)
+    if settings.webhook_url:
+        lifetime = auth.token_lifetime(
+            max_run_duration=spec_config.max_run_duration, max_retry_count=spec_config.max_retry_count
+        )
+        env[contract.WEBHOOK_URL] = settings.webhook_url
+        env[contract.IMPORT_TOKEN] = auth.issue_token(key, job_id=job_id, expires_at=time.time() + lifetime)
+    return env
+
+
+def _params(job_type: JobType, *, limit: int | None, params: dict[str, Any]) -> Any:
+    values = dict(params)
+    if limit is not None:
+        values["limit"] = limit
+    try:
+        return job_type.Params.model_validate(values)
+    except ValidationError as e:
+        raise ConfigError(format_validation_error("parameters", e).replace("job config ", "")) from None
+
+
+def launch(
+    settings: Settings,
+    db: Database,
+    *,
+    job_type_name: str,
+    backend_name: str | None = None,
+    config_path: Path | None = None,
+    dataset: str | None = None,
+    limit: int | None = None,
+    params: dict[str, Any] | None = None,
+    dry_run: bool = False,
+    confirm: Any = None,
+) -> LaunchPlan:
+    """Plan the job; unless ``dry_run``, extract its input, record it and submit it.
+
+    ``confirm(plan) -> bool`` is asked after extraction and before anything is recorded or
+    submitted; returning False abandons the launch (its input folder is removed).
+    """
+    job_type = get_job_type(job_type_name)
+    backend_name = backend_name or settings.backend
+    backend: Backend = get_backend(backend_name, settings)
+    path = config_path or job_type.config_path(backend_name)
+    if config_path is None and not path.exists():
+        raise ConfigError(f"job type {job_type.name!r} has no config for the {backend_name!r} backend")
+    config = load_config(path)
+    if config.engine not in ENGINES:
+        raise ConfigError(f"invalid job config {path}: engine: unknown engine {config.engine!r}")
+    backend.validate(config)
+    extraction_params = _params(job_type, limit=limit, params=params or {})
+    dataset = dataset or settings.dataset_path
+
+    job_id = _unique_job_id(db, job_type.name)
+    folder = JobFolder(settings.storage_root, job_type.name, job_id)
+    env = worker_env(settings=settings, spec_config=config, job_type=job_type, job_id=job_id, folder=folder,
+                     key=settings.job_key())
+    spec = JobSpec(
+        job_id=job_id,
+        job_type=job_type.name,
+        config=config,
+        env=env,
+        labels={"offbatch-job-id": job_id, "offbatch-job-type": job_type.name},
+    )
+    plan = LaunchPlan(
+        job_id=job_id,
+        job_type=job_type.name,
+        backend=backend_name,
+        dataset=dataset,
+        config=config,
+        config_path=str(path),
+        params=extraction_params.model_dump(),
+        rows=0,
+        estimate=config.cost_estimate(),
+        storage_url=folder.url,
+        request=backend.describe(spec),
+    )
+    if dry_run:
+        con = duckdb.connect()
+        try:
+            plan.rows = select(con, dataset=dataset, job_type=job_type, params=extraction_params)
+        finally:
+            con.close()
+        plan.estimate = config.cost_estimate(rows=plan.rows)
+        return plan
+
+    extraction: Extraction = extract(
+        dataset=dataset, job_type=job_type, params=extraction_params, folder=folder, task_count=config.task_count
+    )
+    plan.rows, plan.shard_rows = extraction.rows, extraction.shard_rows
+    plan.estimate = config.cost_estimate(rows=plan.rows)
+    if confirm is not None and not confirm(plan):
+        storage.remove(folder.url, recursive=True)
+        return plan
+
+    storage.write_json(folder.job_json_url, _job_json(plan, spec, extraction))
+    with db.session() as s:
+        s.add(
+            Job(
+                id=job_id,
+                job_type=job_type.name,
+                backend=backend_name,
+                backend_ref="",
+                state=JobState.QUEUED.value,
+                storage_url=folder.url,
+                task_count=config.task_count,
+                rows_selected=plan.rows,
+                engine=config.engine,
+                config=config.model_dump(mode="json"),
+                cost_estimate_usd=plan.estimate.expected_usd,
+            )
+        )
+    try:
+        ref = backend.submit(spec)
+    except BackendError as e:
+        with db.session() as s:
+            job = s.get(Job, job_id)
+            job.state, job.reason, job.finished_at = JobState.FAILED.value, f"submit failed: {e}", datetime.now(UTC)
+        raise
+    with db.session() as s:
+        s.get(Job, job_id).backend_ref = ref
+    plan.submitted = True
+    return plan
+
+
+def _job_json(plan: LaunchPlan, spec: JobSpec, extraction: Extraction) -> dict[str, Any]:
+    """What the job folder records about itself: config, versions, counts, never a secret."""
+    payload = {
+        "job_id": plan.job_id,
+        "job_type": plan.job_type,
+        "backend": plan.backend,
+        "created_at": datetime.now(UTC).isoformat(),
+        "offbatch_version": __version__,
+        "contract_version": contract.CONTRACT_VERSION,
+        "duckdb_version": duckdb.__version__,
+        "dataset": plan.dataset,
+        "params": plan.params,
+        "config": plan.config.model_dump(mode="json"),
+        "rows": extraction.rows,
+        "shard_rows": extraction.shard_rows,
+        "extraction_seconds": round(extraction.seconds, 3),
+        "cost_estimate": plan.estimate.as_dict(),
+        "env": spec.redacted_env(),
+    }
+    json.dumps(payload)  # fail here, not half-way through a write
+    return payload

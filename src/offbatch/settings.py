@@ -1,0 +1,98 @@
+"""Settings: one pydantic-settings class built once by ``load_settings()`` and passed down.
+
+Nothing here is read at import time. Defaults are the embedded home: a SQLite file, a storage
+folder and a generated signing key, all under ``OFFBATCH_HOME`` (``./.offbatch``).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from offbatch.errors import ConfigError
+
+KEY_FILE_NAME = "batch_job_key"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="OFFBATCH_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    home: Path = Path(".offbatch")
+    database_url: str | None = None
+    storage_url: str | None = None
+    backend: str = "local"
+    batch_job_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("OFFBATCH_BATCH_JOB_KEY", "BATCH_JOB_KEY")
+    )
+    api_url: str | None = None
+    google_project: str | None = None
+    google_credentials: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OFFBATCH_GOOGLE_CREDENTIALS", "GOOGLE_CREDENTIALS"),
+    )
+    dataset: str | None = None
+
+    @property
+    def home_dir(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.home_dir / 'offbatch.db'}"
+
+    @property
+    def storage_root(self) -> str:
+        if self.storage_url:
+            return self.storage_url.rstrip("/")
+        return (self.home_dir / "storage").as_uri()
+
+    @property
+    def dataset_path(self) -> str:
+        if self.dataset:
+            return self.dataset
+        return str(Path(__file__).parent / "data" / "off-food-sample.parquet")
+
+    @property
+    def webhook_url(self) -> str | None:
+        if not self.api_url:
+            return None
+        return self.api_url.rstrip("/") + "/api/v1/batch/import"
+
+    def job_key(self) -> bytes:
+        """The secret that signs job-scoped import tokens.
+
+        Locally (``local`` backend) a key is generated once into ``$OFFBATCH_HOME`` with mode
+        0600 when unset; any other backend requires ``OFFBATCH_BATCH_JOB_KEY``.
+        """
+        if self.batch_job_key is not None:
+            value = self.batch_job_key.get_secret_value()
+            if len(value) < 16:
+                raise ConfigError("OFFBATCH_BATCH_JOB_KEY is too short: use at least 16 characters")
+            return value.encode()
+        if self.backend != "local":
+            raise ConfigError(
+                "OFFBATCH_BATCH_JOB_KEY is required with the "
+                f"{self.backend!r} backend",
+                hint="generate one with: python -c 'import secrets; print(secrets.token_hex(32))'",
+            )
+        path = self.home_dir / KEY_FILE_NAME
+        if not path.exists():
+            self.home_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32))
+        return path.read_text().strip().encode()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment (and .env), with explicit overrides on top."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**clean)

@@ -1,0 +1,182 @@
+"""Object storage for job folders, over fsspec: ``file://`` locally, ``gs://`` in production.
+
+Layout (DESIGN.md)::
+
+    {root}/{job_type}/{job_id}/job.json
+    {root}/{job_type}/{job_id}/input/part-00000.parquet
+    {root}/{job_type}/{job_id}/output/part-00000.parquet
+
+Writes of finished objects are atomic: a temporary object is written then moved into place, so a
+reader sees a whole part or none. The same code serves both schemes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+import fsspec
+
+from offbatch.errors import StorageError
+
+PART_TEMPLATE = "part-{index:05d}.parquet"
+
+
+def filesystem(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
+    """The fsspec filesystem for ``url`` and the path inside it.
+
+    For ``gs://`` this is gcsfs (optional extra ``offbatch[gcp]``). ``STORAGE_EMULATOR_HOST``
+    points it at an emulator. gcsfs otherwise probes each bucket's type over TLS gRPC before
+    its first operation, which stalls for a minute against an emulator: the experimental
+    hierarchical-namespace support is switched off before gcsfs is imported.
+    """
+    if url.startswith("gs://"):
+        os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+        try:
+            import gcsfs
+        except ModuleNotFoundError as e:
+            raise StorageError(
+                "gs:// storage needs gcsfs", hint="install it with: pip install 'offbatch[gcp]'"
+            ) from e
+        emulator = os.environ.get("STORAGE_EMULATOR_HOST")
+        if emulator:
+            fs = gcsfs.GCSFileSystem(endpoint_url=emulator, token="anon")
+        else:
+            fs = gcsfs.GCSFileSystem()
+        return fs, url.removeprefix("gs://")
+    try:
+        fs, path = fsspec.core.url_to_fs(url)
+    except (ValueError, ImportError) as e:
+        raise StorageError(f"unsupported storage URL {url!r}: {e}") from e
+    return fs, path
+
+
+@dataclass(frozen=True)
+class JobFolder:
+    """One job's folder in storage; paths are URLs so workers on other machines can use them."""
+
+    root: str
+    job_type: str
+    job_id: str
+
+    @property
+    def url(self) -> str:
+        return f"{self.root.rstrip('/')}/{self.job_type}/{self.job_id}"
+
+    @property
+    def input_url(self) -> str:
+        return f"{self.url}/input"
+
+    @property
+    def output_url(self) -> str:
+        return f"{self.url}/output"
+
+    @property
+    def job_json_url(self) -> str:
+        return f"{self.url}/job.json"
+
+    def input_part(self, index: int) -> str:
+        return f"{self.input_url}/{PART_TEMPLATE.format(index=index)}"
+
+    def output_part(self, index: int) -> str:
+        return f"{self.output_url}/{PART_TEMPLATE.format(index=index)}"
+
+
+def part_url(folder_url: str, index: int) -> str:
+    return f"{folder_url.rstrip('/')}/{PART_TEMPLATE.format(index=index)}"
+
+
+def exists(url: str) -> bool:
+    fs, path = filesystem(url)
+    try:
+        return fs.exists(path)
+    except OSError as e:
+        raise StorageError(f"cannot reach {url}: {e}") from e
+
+
+@contextmanager
+def open_atomic(url: str) -> Iterator[BinaryIO]:
+    """A writable file whose content appears at ``url`` only if the block completes.
+
+    It writes a temporary object beside the target and moves it into place (a rename on local
+    disks; on GCS the moved object appears whole). On error the temporary object is removed.
+    """
+    fs, path = filesystem(url)
+    parent, _, name = path.rpartition("/")
+    tmp = f"{parent}/.tmp-{uuid.uuid4().hex}-{name}"
+    try:
+        fs.makedirs(parent, exist_ok=True)
+        with fs.open(tmp, "wb") as f:
+            yield f
+        fs.mv(tmp, path)
+    except OSError as e:
+        _discard(fs, tmp)
+        raise StorageError(f"cannot write {url}: {e}") from e
+    except BaseException:
+        _discard(fs, tmp)
+        raise
+
+
+def _discard(fs: fsspec.AbstractFileSystem, path: str) -> None:
+    try:
+        if fs.exists(path):
+            fs.rm(path)
+    except OSError:
+        pass
+
+
+def write_bytes_atomic(url: str, data: bytes) -> None:
+    """Write ``data`` to ``url`` so that readers see either nothing or the whole object."""
+    with open_atomic(url) as f:
+        f.write(data)
+
+
+def read_bytes(url: str) -> bytes:
+    fs, path = filesystem(url)
+    try:
+        with fs.open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise StorageError(f"missing object: {url}") from None
+    except OSError as e:
+        raise StorageError(f"cannot read {url}: {e}") from e
+
+
+def write_json(url: str, payload: dict[str, Any]) -> None:
+    write_bytes_atomic(url, json.dumps(payload, indent=2, sort_keys=True).encode())
+
+
+def read_json(url: str) -> dict[str, Any]:
+    try:
+        return json.loads(read_bytes(url))
+    except json.JSONDecodeError as e:
+        raise StorageError(f"corrupt JSON in {url}: {e}") from e
+
+
+def list_parts(folder_url: str) -> list[str]:
+    """URLs of the finished ``part-*.parquet`` objects under ``folder_url``, sorted."""
+    fs, path = filesystem(folder_url)
+    try:
+        names = fs.ls(path, detail=False) if fs.exists(path) else []
+    except OSError as e:
+        raise StorageError(f"cannot list {folder_url}: {e}") from e
+    out = []
+    for name in names:
+        base = name.rstrip("/").rsplit("/", 1)[-1]
+        if base.startswith("part-") and base.endswith(".parquet"):
+            out.append(f"{folder_url.rstrip('/')}/{base}")
+    return sorted(out)
+
+
+def remove(url: str, *, recursive: bool = False) -> None:
+    fs, path = filesystem(url)
+    try:
+        if fs.exists(path):
+            fs.rm(path, recursive=recursive)
+    except OSError as e:
+        raise StorageError(f"cannot remove {url}: {e}") from e

@@ -1,0 +1,64 @@
+"""Keeping job rows in step with their backend: state, reason, finish time and actual cost."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from offbatch import costs
+from offbatch.backends import Backend, JobState, JobStatus, get_backend
+from offbatch.db.models import Job
+from offbatch.db.session import Database
+from offbatch.errors import NotFoundError
+from offbatch.settings import Settings
+
+
+def get_job(db: Database, job_id: str) -> Job:
+    with db.session() as s:
+        job = s.get(Job, job_id)
+        if job is None:
+            raise NotFoundError(f"no job {job_id!r}", hint="see the jobs with: offbatch list")
+        return job
+
+
+def backend_for(settings: Settings, job: Job, cache: dict[str, Backend] | None = None) -> Backend:
+    if cache is not None and job.backend in cache:
+        return cache[job.backend]
+    backend = get_backend(job.backend, settings)
+    if cache is not None:
+        cache[job.backend] = backend
+    return backend
+
+
+def refresh(settings: Settings, db: Database, job_id: str, *, backend: Backend | None = None) -> tuple[Job, JobStatus]:
+    """Ask the backend for the job's status and record it on the job row."""
+    job = get_job(db, job_id)
+    backend = backend or backend_for(settings, job)
+    status = backend.status(job.backend_ref or job.id)
+    with db.session() as s:
+        row = s.get(Job, job_id)
+        if not JobState(row.state).is_finished() or row.state != status.state.value:
+            row.state = status.state.value
+            row.reason = status.reason
+            if status.state.is_finished():
+                row.finished_at = status.finished_at or datetime.now(UTC)
+        hourly = costs.hourly_price(
+            location=row.config["location"],
+            machine_type=row.config["machine_type"],
+            spot=row.config.get("provisioning_model") == "spot",
+        )
+        if hourly is not None:
+            row.cost_actual_usd = costs.actual_cost(
+                hourly_usd=hourly, task_seconds=[t.run_seconds for t in status.tasks]
+            )
+        job = row
+    return job, status
+
+
+def list_jobs(db: Database, *, limit: int = 50, job_type: str | None = None) -> list[Job]:
+    with db.session() as s:
+        query = select(Job).order_by(Job.created_at.desc()).limit(limit)
+        if job_type:
+            query = query.where(Job.job_type == job_type)
+        return list(s.scalars(query))
