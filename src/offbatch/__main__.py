@@ -1,0 +1,5 @@
+import sys
+
+from offbatch.cli import main
+
+sys.exit(main())

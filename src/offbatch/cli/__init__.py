@@ -1,0 +1,77 @@
+"""The ``offbatch`` command line.
+
+Commands live in small modules and are imported only when run, so ``offbatch --help`` stays
+fast. Our errors print one line (``error: ...`` plus a hint) and exit with their class's code;
+anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from offbatch import __version__
+from offbatch.errors import OffbatchError
+
+# command name -> (module, function, one-line help); help is here so --help imports nothing.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "launch": ("offbatch.cli.jobs", "launch", "Extract products, validate the config and submit a job."),
+    "status": ("offbatch.cli.jobs", "status", "Show a job's state, tasks, cost and import."),
+    "list": ("offbatch.cli.jobs", "list_jobs", "List recent jobs."),
+    "logs": ("offbatch.cli.jobs", "logs", "Print a job's task logs."),
+    "cancel": ("offbatch.cli.jobs", "cancel", "Cancel a job (idempotent)."),
+    "resume": ("offbatch.cli.jobs", "resume", "Rerun the unfinished shards of a job."),
+    "run-task": ("offbatch.cli.jobs", "run_task", "Run one task of a job (the worker entry point)."),
+    "import": ("offbatch.cli.service", "import_job", "Import a finished job's results now."),
+    "serve": ("offbatch.cli.service", "serve", "Run the API server (import endpoint, insights)."),
+    "worker": ("offbatch.cli.service", "worker", "Run the import worker loop (queue + reconcile)."),
+    "reconcile": ("offbatch.cli.service", "reconcile", "Import succeeded jobs whose webhook never came."),
+    "insights": ("offbatch.cli.service", "insights", "List insights."),
+    "db": ("offbatch.cli.service", "db", "Database commands (upgrade)."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module_name, attr, short_help = COMMANDS[cmd_name]
+        if ctx.resilient_parsing or "--help" in sys.argv[1:2]:
+            # `offbatch --help` lists commands without importing them.
+            return click.Command(cmd_name, short_help=short_help, help=short_help)
+        command = getattr(importlib.import_module(module_name), attr)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="offbatch")
+def cli() -> None:
+    """offbatch: run ML predictions over Open Food Facts products as batch jobs."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        cli.main(args=argv, prog_name="offbatch", standalone_mode=False)
+    except OffbatchError as e:
+        click.echo(f"error: {e.message}", err=True)
+        if e.hint:
+            click.echo(f"hint: {e.hint}", err=True)
+        return e.exit_code
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except click.ClickException as e:
+        e.show()
+        return e.exit_code
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
