@@ -36,3 +36,13 @@ CONTRACT = "OFFBATCH_CONTRACT"
 # Variables whose values are secrets: redacted in every description, log and file.
 SECRET_VARIABLES = frozenset({IMPORT_TOKEN})
 REDACTED = "<redacted>"
+
+# Exit codes a task may end with, and what backends do with them.
+EXIT_OK = 0
+# The task's input or environment is wrong: retrying cannot help, fail the task at once.
+EXIT_BAD_INPUT = 3
+# Google Batch's exit code for a task whose VM was preempted (spot): retried without spending
+# a retry. The local backend reproduces it for tests of preemption.
+EXIT_PREEMPTED = 50001
+# Google Batch's exit code for a task killed at max_run_duration.
+EXIT_TIMEOUT = 50005

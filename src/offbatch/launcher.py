@@ -243,3 +243,29 @@ def _job_json(plan: LaunchPlan, spec: JobSpec, extraction: Extraction) -> dict[s
     }
     json.dumps(payload)  # fail here, not half-way through a write
     return payload
+
+
+def resume(settings: Settings, db: Database, job_id: str) -> Job:
+    """Run a finished-but-unsuccessful job's unfinished shards again, with a fresh token."""
+    from offbatch.config import parse_config
+    from offbatch.tracking import get_job, refresh
+
+    job = get_job(db, job_id)
+    job, status = refresh(settings, db, job_id)
+    if status.state == JobState.SUCCEEDED:
+        raise BackendError(f"job {job_id} already succeeded: nothing to resume")
+    backend = get_backend(job.backend, settings)
+    if not hasattr(backend, "resume"):
+        raise BackendError(f"the {job.backend!r} backend cannot resume jobs", hint="launch a new job")
+    config = parse_config(job.config, source=f"job {job_id}")
+    job_type = get_job_type(job.job_type)
+    folder = JobFolder(job.storage_url.rsplit("/", 2)[0], job_type.name, job_id)
+    env = worker_env(settings=settings, spec_config=config, job_type=job_type, job_id=job_id, folder=folder,
+                     key=settings.job_key())
+    spec = JobSpec(job_id=job_id, job_type=job_type.name, config=config, env=env,
+                   labels={"offbatch-job-id": job_id, "offbatch-job-type": job_type.name})
+    backend.resume(job.backend_ref or job_id, spec)
+    with db.session() as s:
+        row = s.get(Job, job_id)
+        row.state, row.reason, row.finished_at = JobState.QUEUED.value, None, None
+        return row

@@ -1,0 +1,176 @@
+"""LocalBackend: submit starts a detached supervisor; status/logs/cancel read and write its folder.
+
+State lives under ``$OFFBATCH_HOME/local-backend/<job_id>/`` (see ``state.py``), so any process
+on the machine can follow a job. The ``ref`` of a local job is its id.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from offbatch.backends.base import Backend, JobSpec, JobState, JobStatus, TaskState
+from offbatch.backends.local.state import JobDir, JobRecord, TaskRecord, write_json_atomic
+from offbatch.config import JobConfig
+from offbatch.errors import BackendError, ConfigError, NotFoundError
+from offbatch.settings import Settings
+
+# What a local task runs: the same entry point as the container image.
+DEFAULT_TASK_COMMAND = (sys.executable, "-m", "offbatch", "run-task")
+FOLLOW_POLL_SECONDS = 0.5
+
+
+class LocalBackend(Backend):
+    name = "local"
+
+    def __init__(self, settings: Settings, *, task_command: list[str] | None = None) -> None:
+        super().__init__(settings)
+        self.root = settings.home_dir / "local-backend"
+        self.task_command = list(task_command or DEFAULT_TASK_COMMAND)
+
+    def validate(self, config: JobConfig) -> None:
+        if config.location != "local":
+            raise ConfigError(
+                f"the local backend runs configs with location 'local', not {config.location!r}",
+                hint="use the job type's local config, or --backend google-batch",
+            )
+
+    def describe(self, spec: JobSpec) -> dict[str, Any]:
+        return {
+            "backend": self.name,
+            "job_id": spec.job_id,
+            "command": self.task_command,
+            "task_count": spec.config.task_count,
+            "parallelism": spec.config.parallelism,
+            "max_retry_count": spec.config.max_retry_count,
+            "max_run_duration_s": spec.config.max_run_duration,
+            "env": spec.redacted_env(),
+            "labels": spec.labels,
+        }
+
+    def _dir(self, ref: str) -> JobDir:
+        if not ref or "/" in ref or ref.startswith("."):
+            raise NotFoundError(f"no local job {ref!r}")
+        return JobDir(self.root, ref)
+
+    def submit(self, spec: JobSpec) -> str:
+        job_dir = self._dir(spec.job_id)
+        if job_dir.path.exists():
+            raise BackendError(f"a local job named {spec.job_id!r} already exists")
+        job_dir.path.mkdir(parents=True)
+        write_json_atomic(job_dir.spec, {**self.describe(spec), "job_type": spec.job_type})
+        record = JobRecord(job_id=spec.job_id, tasks=[TaskRecord(index=i) for i in range(spec.config.task_count)])
+        record.event("job submitted", JobState.QUEUED.value)
+        job_dir.write(record)
+        self._start_supervisor(job_dir, spec)
+        return spec.job_id
+
+    def resume(self, ref: str, spec: JobSpec) -> None:
+        """Run the job's unfinished tasks again (finished shards are kept)."""
+        job_dir = self._dir(ref)
+        record = self._read(job_dir)
+        if not JobState(record.state).is_finished() and not record.to_status().state.is_finished():
+            raise BackendError(f"job {ref} is still {record.state}; cancel it or wait before resuming")
+        job_dir.cancel_marker.unlink(missing_ok=True)
+        for task in record.tasks:
+            if task.state != TaskState.SUCCEEDED.value:
+                task.state, task.reason, task.exit_code, task.finished_at = TaskState.PENDING.value, None, None, None
+                task.attempts = task.preemptions = 0
+        record.state, record.reason, record.finished_at, record.heartbeat = JobState.QUEUED.value, None, None, None
+        record.event("job resumed", JobState.QUEUED.value)
+        job_dir.write(record)
+        self._start_supervisor(job_dir, spec)
+
+    def _start_supervisor(self, job_dir: JobDir, spec: JobSpec) -> None:
+        instructions = {
+            "env": spec.env,
+            "command": self.task_command,
+            "task_count": spec.config.task_count,
+            "parallelism": spec.config.parallelism,
+            "max_retry_count": spec.config.max_retry_count,
+            "max_run_duration": spec.config.max_run_duration,
+        }
+        with open(job_dir.supervisor_log, "ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "offbatch.backends.local.supervisor", str(job_dir.path)],
+                stdin=subprocess.PIPE,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # survives the launching command and its Ctrl-C
+            )
+        # The env (with the import token) travels through the pipe, never through a file.
+        assert process.stdin is not None
+        process.stdin.write(json.dumps(instructions).encode())
+        process.stdin.close()
+
+    def _read(self, job_dir: JobDir) -> JobRecord:
+        if not job_dir.exists():
+            raise NotFoundError(f"no local job {job_dir.job_id!r}")
+        try:
+            return job_dir.read()
+        except (OSError, json.JSONDecodeError) as e:
+            raise BackendError(f"cannot read the state of local job {job_dir.job_id}: {e}") from e
+
+    def status(self, ref: str) -> JobStatus:
+        return self._read(self._dir(ref)).to_status()
+
+    def cancel(self, ref: str) -> None:
+        job_dir = self._dir(ref)
+        record = self._read(job_dir)
+        if record.to_status().state.is_finished():
+            return
+        job_dir.cancel_marker.touch()
+
+    def list(self) -> list[JobStatus]:
+        if not self.root.exists():
+            return []
+        out = []
+        for path in sorted(self.root.iterdir()):
+            job_dir = JobDir(self.root, path.name)
+            if job_dir.exists():
+                out.append(self._read(job_dir).to_status())
+        return out
+
+    def logs(self, ref: str, *, task: int | None = None, follow: bool = False) -> Iterator[str]:
+        job_dir = self._dir(ref)
+        record = self._read(job_dir)
+        indexes = [task] if task is not None else [t.index for t in record.tasks]
+        for index in indexes:
+            if index < 0 or index >= len(record.tasks):
+                raise NotFoundError(f"job {ref} has no task {index} (it has {len(record.tasks)})")
+        if not follow:
+            for index in indexes:
+                yield from _read_lines(job_dir.task_log(index), prefix=f"[task {index}] " if task is None else "")
+            return
+        offsets = dict.fromkeys(indexes, 0)
+        while True:
+            finished = self.status(ref).state.is_finished()
+            for index in indexes:
+                path = job_dir.task_log(index)
+                if not path.exists():
+                    continue
+                with open(path, "rb") as f:
+                    f.seek(offsets[index])
+                    data = f.read()
+                # Only whole lines; a partial last line waits for the next poll.
+                cut = data.rfind(b"\n") + 1
+                offsets[index] += cut
+                prefix = f"[task {index}] " if task is None else ""
+                for line in data[:cut].decode(errors="replace").splitlines():
+                    yield prefix + line
+            if finished:
+                return
+            time.sleep(FOLLOW_POLL_SECONDS)
+
+
+def _read_lines(path: Path, *, prefix: str) -> Iterator[str]:
+    if not path.exists():
+        return
+    with open(path, "rb") as f:
+        for line in f:
+            yield prefix + line.decode(errors="replace").rstrip("\n")

@@ -1,0 +1,209 @@
+"""The task worker: the one entry point a task runs (``offbatch run-task``), locally or in a container.
+
+Task *i* reads ``input/part-i.parquet`` in chunks, runs the engine on each chunk, and records
+each finished chunk under ``output/_chunks/part-i/`` so a retried attempt resumes where the last
+one stopped. When every chunk is done it writes ``output/part-i.parquet`` atomically (the part
+exists only if the shard finished), removes the chunks, and notifies the import endpoint.
+
+Exit codes (``contract.py``): 0 done; ``EXIT_BAD_INPUT`` for a wrong environment or an
+unreadable input part (retrying cannot help); anything else (a crash) is retried by the backend.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from offbatch import contract, storage
+from offbatch.engines import load_engine
+from offbatch.errors import OffbatchError, StorageError
+from offbatch.extract import write_parquet_atomic
+from offbatch.jobs import get_job_type
+
+log = logging.getLogger("offbatch.worker")
+
+NOTIFY_ATTEMPTS = 5
+NOTIFY_TIMEOUT_S = 30.0
+
+
+class BadInput(Exception):
+    """The task cannot succeed with this input or environment."""
+
+
+@dataclass(frozen=True)
+class TaskEnv:
+    job_id: str
+    job_type: str
+    input_url: str
+    output_url: str
+    engine: str
+    chunk_size: int
+    index: int
+    count: int
+    webhook_url: str | None
+    token: str | None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> TaskEnv:
+        required = [contract.JOB_ID, contract.JOB_TYPE, contract.INPUT_URL, contract.OUTPUT_URL,
+                    contract.ENGINE, contract.TASK_INDEX, contract.TASK_COUNT]
+        missing = [name for name in required if not env.get(name)]
+        if missing:
+            raise BadInput(f"missing worker environment: {', '.join(missing)}")
+        if env.get(contract.CONTRACT, contract.CONTRACT_VERSION) != contract.CONTRACT_VERSION:
+            raise BadInput(f"worker contract {env.get(contract.CONTRACT)!r} is not {contract.CONTRACT_VERSION!r}")
+        try:
+            index, count = int(env[contract.TASK_INDEX]), int(env[contract.TASK_COUNT])
+            chunk_size = int(env.get(contract.CHUNK_SIZE, "256"))
+        except ValueError as e:
+            raise BadInput(f"invalid task index/count/chunk size: {e}") from None
+        if not 0 <= index < count or chunk_size < 1:
+            raise BadInput(f"task index {index} out of range for {count} tasks")
+        webhook = env.get(contract.WEBHOOK_URL) or None
+        token = env.get(contract.IMPORT_TOKEN) or None
+        if webhook and not token:
+            raise BadInput(f"{contract.WEBHOOK_URL} is set but {contract.IMPORT_TOKEN} is not")
+        return cls(
+            job_id=env[contract.JOB_ID], job_type=env[contract.JOB_TYPE], input_url=env[contract.INPUT_URL],
+            output_url=env[contract.OUTPUT_URL], engine=env[contract.ENGINE], chunk_size=chunk_size,
+            index=index, count=count, webhook_url=webhook, token=token,
+        )
+
+    @property
+    def input_part(self) -> str:
+        return storage.part_url(self.input_url, self.index)
+
+    @property
+    def output_part(self) -> str:
+        return storage.part_url(self.output_url, self.index)
+
+    @property
+    def chunks_url(self) -> str:
+        return f"{self.output_url}/_chunks/part-{self.index:05d}"
+
+    def chunk_url(self, n: int) -> str:
+        return f"{self.chunks_url}/chunk-{n:06d}.parquet"
+
+
+def run(task: TaskEnv) -> dict[str, float | int]:
+    """Process the task's shard; return counters. Idempotent: a finished shard is skipped."""
+    job_type = get_job_type(task.job_type)
+    if storage.exists(task.output_part):
+        log.info("output part %s already exists: shard done", task.output_part)
+        return {"rows": 0, "chunks_done": 0, "chunks_skipped": 0, "engine_seconds": 0.0}
+    fs, path = storage.filesystem(task.input_part)
+    try:
+        source = pq.ParquetFile(fs.open(path, "rb"))
+        names = set(source.schema_arrow.names)
+    except FileNotFoundError:
+        raise BadInput(f"input part missing: {task.input_part}") from None
+    except (pa.ArrowInvalid, OSError) as e:
+        raise BadInput(f"input part {task.input_part} is not readable Parquet: {e}") from e
+    missing = [c for c in job_type.input_schema.names if c not in names]
+    if missing:
+        raise BadInput(f"input part {task.input_part} lacks columns: {', '.join(missing)}")
+
+    engine = load_engine(task.engine)
+    counters: dict[str, float | int] = {"rows": 0, "chunks_done": 0, "chunks_skipped": 0, "engine_seconds": 0.0}
+    chunk_urls = []
+    try:
+        batches = source.iter_batches(batch_size=task.chunk_size, columns=job_type.input_schema.names)
+        for n, batch in enumerate(batches):
+            url = task.chunk_url(n)
+            chunk_urls.append(url)
+            if storage.exists(url):  # done by an earlier attempt
+                counters["chunks_skipped"] += 1
+                continue
+            started = time.perf_counter()
+            try:
+                batch = batch.cast(job_type.input_schema)
+            except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
+                raise BadInput(f"chunk {n} of {task.input_part} has invalid rows: {e}") from e
+            out = job_type.process(batch, engine)
+            counters["engine_seconds"] += time.perf_counter() - started
+            write_parquet_atomic(url, [out], job_type.output_schema)
+            counters["chunks_done"] += 1
+            counters["rows"] += out.num_rows
+            log.info("chunk %d: %d rows in %.2fs", n, out.num_rows, time.perf_counter() - started)
+    except pa.ArrowInvalid as e:
+        raise BadInput(f"input part {task.input_part} is corrupt: {e}") from e
+    finally:
+        engine.close()
+
+    def chunks():
+        for url in chunk_urls:
+            cfs, cpath = storage.filesystem(url)
+            with cfs.open(cpath, "rb") as f:
+                yield from pq.ParquetFile(f).iter_batches()
+
+    rows = write_parquet_atomic(task.output_part, chunks(), job_type.output_schema)
+    storage.remove(task.chunks_url, recursive=True)
+    log.info("wrote %s (%d rows)", task.output_part, rows)
+    counters["rows_total"] = rows
+    return counters
+
+
+def notify(task: TaskEnv, *, sleep=time.sleep) -> bool:
+    """POST the import notification; retry transient failures with backoff. True if accepted.
+
+    A refusal (4xx) is not retried: it will not change. A notification that never arrives is
+    not fatal: the service's reconcile step imports succeeded jobs without one.
+    """
+    import httpx
+
+    assert task.webhook_url and task.token
+    payload = {"job_id": task.job_id, "job_type": task.job_type, "task_index": task.index}
+    headers = {"Authorization": f"Bearer {task.token}"}
+    for attempt in range(1, NOTIFY_ATTEMPTS + 1):
+        try:
+            response = httpx.post(task.webhook_url, json=payload, headers=headers, timeout=NOTIFY_TIMEOUT_S)
+        except httpx.HTTPError as e:
+            problem = f"{type(e).__name__}"
+        else:
+            if response.status_code < 300:
+                log.info("import endpoint accepted the notification (%d)", response.status_code)
+                return True
+            if response.status_code < 500 and response.status_code != 429:
+                log.error("import endpoint refused the notification: HTTP %d", response.status_code)
+                return False
+            problem = f"HTTP {response.status_code}"
+        delay = min(2 ** attempt, 60)
+        log.warning("notification attempt %d/%d failed (%s); retrying in %ds", attempt, NOTIFY_ATTEMPTS, problem, delay)
+        if attempt < NOTIFY_ATTEMPTS:
+            sleep(delay)
+    log.error("import endpoint unreachable after %d attempts; the reconcile step will import", NOTIFY_ATTEMPTS)
+    return False
+
+
+def main(env: Mapping[str, str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    env = os.environ if env is None else env
+    try:
+        task = TaskEnv.from_env(env)
+        log.info("job %s task %d/%d: %s -> %s (engine %s)", task.job_id, task.index, task.count,
+                 task.input_part, task.output_part, task.engine)
+        counters = run(task)
+        log.info("done: %s", counters)
+    except BadInput as e:
+        log.error("bad input: %s", e)
+        return contract.EXIT_BAD_INPUT
+    except StorageError as e:
+        log.error("storage error: %s", e)
+        return 1
+    except OffbatchError as e:
+        log.error("%s", e)
+        return contract.EXIT_BAD_INPUT
+    if task.webhook_url:
+        notify(task)
+    return contract.EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

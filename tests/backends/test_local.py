@@ -1,0 +1,207 @@
+"""The local backend's Google Batch semantics, with real supervisor and task processes.
+
+Tasks here run a small Python program (not the spellcheck worker) so each fault can be made on
+purpose: crash on the first attempt, hang, exit with the preemption or bad-input code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from offbatch.backends import JobSpec, JobState, TaskState
+from offbatch.backends.local.backend import LocalBackend
+from offbatch.config import parse_config
+from offbatch.contract import EXIT_BAD_INPUT, EXIT_TIMEOUT, IMPORT_TOKEN
+from offbatch.errors import NotFoundError
+from tests.conftest import wait_for
+
+PROGRAM = textwrap.dedent(
+    """
+    import json, os, signal, sys, time
+    out = os.environ["RECORD_DIR"]
+    index = os.environ["BATCH_TASK_INDEX"]
+    attempt = int(os.environ["BATCH_TASK_RETRY_ATTEMPT"])
+    with open(os.path.join(out, f"task-{index}-{attempt}-{time.monotonic_ns()}.json"), "w") as f:
+        json.dump({"env": dict(os.environ), "start": time.time()}, f)
+    mode = os.environ.get("MODE", "ok")
+    print(f"task {index} attempt {attempt} mode {mode}", flush=True)
+    if mode == "crash-first" and attempt == 0:
+        sys.exit(1)
+    if mode == "bad-input":
+        sys.exit(%(bad)d)
+    if mode == "preempt-first" and attempt == 0:
+        os.kill(os.getpid(), signal.SIGTERM)  # what a preempted VM does to its tasks
+    if mode == "hang" or (mode == "hang-first" and attempt == 0):
+        time.sleep(600)
+    if mode == "slow":
+        time.sleep(0.5)
+    with open(os.path.join(out, f"end-{index}-{attempt}"), "w") as f:
+        f.write(str(time.time()))
+    """
+) % {"bad": EXIT_BAD_INPUT}
+
+
+def make_spec(job_id: str, record_dir: Path, *, mode: str = "ok", secret: str = "tok-" + "s" * 40, **config) -> JobSpec:
+    values = {"location": "local", "cpu_milli": 1000, "memory_mib": 512, "max_run_duration": 60,
+              "machine_type": "local", "budget_usd": 1, "task_count": 1, "parallelism": 1}
+    values.update(config)
+    cfg = parse_config(values, source="test")
+    env = {"RECORD_DIR": str(record_dir), "MODE": mode, "OFFBATCH_JOB_ID": job_id, IMPORT_TOKEN: secret}
+    return JobSpec(job_id=job_id, job_type="test", config=cfg, env=env, labels={})
+
+
+@pytest.fixture
+def backend(settings, tmp_path) -> LocalBackend:
+    program = tmp_path / "task.py"
+    program.write_text(PROGRAM)
+    return LocalBackend(settings, task_command=[sys.executable, str(program)])
+
+
+@pytest.fixture
+def record_dir(tmp_path) -> Path:
+    path = tmp_path / "records"
+    path.mkdir()
+    return path
+
+
+def finished(backend: LocalBackend, ref: str, timeout: float = 60.0):
+    return wait_for(lambda: (s := backend.status(ref)).state.is_finished() and s, timeout=timeout, what=f"{ref} to finish")
+
+
+def records(record_dir: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(record_dir.glob("task-*.json"))]
+
+
+def test_runs_every_task_with_the_batch_task_env(backend, record_dir):
+    ref = backend.submit(make_spec("job-env", record_dir, task_count=3, parallelism=3))
+    status = finished(backend, ref)
+    assert status.state == JobState.SUCCEEDED
+    assert [t.state for t in status.tasks] == [TaskState.SUCCEEDED] * 3
+    seen = records(record_dir)
+    assert sorted(r["env"]["BATCH_TASK_INDEX"] for r in seen) == ["0", "1", "2"]
+    assert {r["env"]["BATCH_TASK_COUNT"] for r in seen} == {"3"}
+    assert {r["env"]["OFFBATCH_JOB_ID"] for r in seen} == {"job-env"}
+
+
+def test_never_runs_more_than_parallelism_tasks_at_once(backend, record_dir):
+    ref = backend.submit(make_spec("job-par", record_dir, mode="slow", task_count=4, parallelism=2))
+    assert finished(backend, ref).state == JobState.SUCCEEDED
+    spans = []
+    for rec in records(record_dir):
+        index = rec["env"]["BATCH_TASK_INDEX"]
+        end = float((record_dir / f"end-{index}-0").read_text())
+        spans.append((rec["start"], end))
+    overlap = max(sum(1 for s, e in spans if s <= t < e) for t, _ in spans)
+    assert overlap == 2
+
+
+def test_retries_a_crashed_task_once(backend, record_dir):
+    ref = backend.submit(make_spec("job-retry", record_dir, mode="crash-first", max_retry_count=1))
+    status = finished(backend, ref)
+    assert status.state == JobState.SUCCEEDED
+    assert status.tasks[0].attempts == 2
+
+
+def test_fails_when_retries_are_spent(backend, record_dir):
+    ref = backend.submit(make_spec("job-noretry", record_dir, mode="crash-first", max_retry_count=0))
+    status = finished(backend, ref)
+    assert status.state == JobState.FAILED
+    assert status.tasks[0].exit_code == 1
+    assert "exit code 1" in status.reason
+
+
+def test_bad_input_fails_at_once_without_spending_retries(backend, record_dir):
+    ref = backend.submit(make_spec("job-bad", record_dir, mode="bad-input", max_retry_count=3))
+    status = finished(backend, ref)
+    assert status.state == JobState.FAILED
+    assert status.tasks[0].attempts == 1
+    assert "bad input" in status.reason
+
+
+def test_preemption_is_retried_without_spending_a_retry(backend, record_dir):
+    ref = backend.submit(make_spec("job-preempt", record_dir, mode="preempt-first", max_retry_count=0))
+    status = finished(backend, ref)
+    assert status.state == JobState.SUCCEEDED
+    assert len(records(record_dir)) == 2
+    assert status.tasks[0].attempts == 1
+
+
+def test_kills_a_task_past_max_run_duration(backend, record_dir):
+    ref = backend.submit(make_spec("job-hang", record_dir, mode="hang", max_run_duration=1, max_retry_count=0))
+    status = finished(backend, ref, timeout=30)
+    assert status.state == JobState.FAILED
+    assert status.tasks[0].exit_code == EXIT_TIMEOUT
+    assert "exceeded max_run_duration" in status.reason
+
+
+def test_a_task_killed_by_sigkill_is_retried(backend, record_dir):
+    ref = backend.submit(make_spec("job-kill", record_dir, mode="hang-first", max_retry_count=1))
+    rec = wait_for(lambda: records(record_dir), what="the first attempt to start")[0]
+    pid = wait_for(lambda: _pid_of(backend, ref, rec), what="the task process")
+    os.kill(pid, signal.SIGKILL)
+    status = finished(backend, ref)
+    assert status.state == JobState.SUCCEEDED
+    assert status.tasks[0].attempts == 2
+
+
+def _pid_of(backend, ref, rec):
+    # The task program records its environment; find its process by scanning /proc.
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            environ = (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        if f"RECORD_DIR={rec['env']['RECORD_DIR']}".encode() in environ and b"BATCH_TASK_RETRY_ATTEMPT=0" in environ:
+            cmdline = (proc / "cmdline").read_bytes()
+            if b"task.py" in cmdline:
+                return int(proc.name)
+    return None
+
+
+def test_cancel_stops_running_tasks_and_is_idempotent(backend, record_dir):
+    ref = backend.submit(make_spec("job-cancel", record_dir, mode="hang", task_count=2, parallelism=1))
+    wait_for(lambda: records(record_dir), what="a task to start")
+    backend.cancel(ref)
+    backend.cancel(ref)
+    status = finished(backend, ref, timeout=30)
+    assert status.state == JobState.CANCELLED
+    assert [t.state for t in status.tasks] == [TaskState.CANCELLED, TaskState.CANCELLED]
+    backend.cancel(ref)  # a finished job: nothing happens
+    assert backend.status(ref).state == JobState.CANCELLED
+
+
+def test_another_process_reads_the_state(backend, record_dir, settings):
+    ref = backend.submit(make_spec("job-shared", record_dir, task_count=2, parallelism=2))
+    finished(backend, ref)
+    other = LocalBackend(settings)
+    assert other.status(ref).state == JobState.SUCCEEDED
+    assert [s.job_id for s in other.list()] == ["job-shared"]
+    lines = list(other.logs(ref, task=1))
+    assert any("task 1 attempt 0 mode ok" in line for line in lines)
+
+
+def test_unknown_job_is_not_found(backend):
+    with pytest.raises(NotFoundError):
+        backend.status("no-such-job")
+
+
+def test_secrets_reach_tasks_but_no_file_and_the_key_never_reaches_tasks(backend, record_dir, settings, monkeypatch):
+    monkeypatch.setenv("OFFBATCH_BATCH_JOB_KEY", "k" * 32)
+    secret = "tok-" + "x" * 60
+    ref = backend.submit(make_spec("job-secret", record_dir, secret=secret))
+    finished(backend, ref)
+    (rec,) = records(record_dir)
+    assert rec["env"][IMPORT_TOKEN] == secret
+    assert "OFFBATCH_BATCH_JOB_KEY" not in rec["env"]
+    for path in (settings.home_dir / "local-backend").rglob("*"):
+        if path.is_file():
+            assert secret not in path.read_text(errors="replace"), path
