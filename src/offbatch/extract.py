@@ -61,7 +61,7 @@ def select(
         con.execute(f"CREATE OR REPLACE TEMP TABLE selected AS {sql}", args)
     except duckdb.Error as e:
         raise DatasetError(f"extraction failed on {dataset}: {_first_line(e)}") from e
-    (rows,) = con.execute("SELECT count(*) FROM selected").fetchone()
+    ((rows,),) = con.execute("SELECT count(*) FROM selected").fetchall()
     return int(rows)
 
 

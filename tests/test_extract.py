@@ -1,0 +1,98 @@
+"""Extraction on the real OFF sample, with Robotoff's filters."""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from offbatch.errors import DatasetError
+from offbatch.extract import extract, select
+from offbatch.jobs import get_job_type
+from offbatch.storage import JobFolder
+from tests.conftest import SAMPLE
+
+JOB_TYPE = get_job_type("ingredients-spellcheck")
+
+
+def run(tmp_path, dataset=str(SAMPLE), task_count=1, **params):
+    folder = JobFolder(tmp_path.as_uri(), JOB_TYPE.name, "job")
+    result = extract(dataset=dataset, job_type=JOB_TYPE, params=JOB_TYPE.Params(**params), folder=folder,
+                     task_count=task_count)
+    return result, folder
+
+
+def read(url: str) -> pa.Table:
+    return pq.read_table(url.removeprefix("file://"))
+
+
+def test_default_filters_select_539_products_most_popular_first(tmp_path):
+    result, folder = run(tmp_path)
+    assert result.rows == 539
+    table = read(folder.input_part(0))
+    assert table.num_rows == 539
+    first = table.slice(0, 1).to_pylist()[0]
+    assert first["code"] == "0009800895007"
+    assert first["lang"] == "en"
+    assert first["text"].startswith("sugar, palm oil, hazelnuts, cocoa, skim milk")
+    assert first["fraction"] == pytest.approx(1 / 9)
+    popularity = table.column("popularity_key").to_pylist()
+    assert popularity == sorted(popularity, reverse=True)
+
+
+def test_fraction_bounds_are_exclusive_below_and_inclusive_above(tmp_path):
+    _, folder = run(tmp_path, min_fraction=0.1, max_fraction=0.2)
+    fractions = read(folder.input_part(0)).column("fraction").to_pylist()
+    assert fractions and all(0.1 < f <= 0.2 for f in fractions)
+    assert any(f == pytest.approx(0.2) for f in fractions)
+
+
+def test_limit_keeps_the_most_popular(tmp_path):
+    result, folder = run(tmp_path, limit=10)
+    assert result.rows == 10
+    full, _ = run(tmp_path / "full")
+    assert read(folder.input_part(0)).column("code").to_pylist() == read(_.input_part(0)).column("code").to_pylist()[:10]
+
+
+def test_shards_are_balanced_and_cover_every_row_once(tmp_path):
+    result, folder = run(tmp_path, task_count=4)
+    assert result.shard_rows == [135, 135, 135, 134]
+    codes = [c for i in range(4) for c in read(folder.input_part(i)).column("code").to_pylist()]
+    assert len(codes) == len(set(codes)) == 539
+
+
+def test_missing_dataset_is_a_clear_error(tmp_path):
+    with pytest.raises(DatasetError, match="dataset not found"):
+        run(tmp_path, dataset=str(tmp_path / "nope.parquet"))
+
+
+def test_corrupt_dataset_is_a_clear_error(tmp_path):
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(b"PAR1 not really parquet")
+    with pytest.raises(DatasetError, match="cannot read dataset"):
+        run(tmp_path, dataset=str(bad))
+
+
+def test_missing_columns_are_named(tmp_path):
+    partial = tmp_path / "partial.parquet"
+    con = duckdb.connect()
+    pq.write_table(con.sql("SELECT code, lang FROM read_parquet(?)", params=[str(SAMPLE)]).to_arrow_table(), partial)
+    with pytest.raises(DatasetError, match="lacks required columns: ingredients_text, ingredients_n"):
+        run(tmp_path, dataset=str(partial))
+
+
+def test_an_empty_selection_is_an_error_and_writes_nothing(tmp_path):
+    no_text = tmp_path / "no-text.parquet"
+    con = duckdb.connect()
+    table = con.sql("SELECT * FROM read_parquet(?) WHERE ingredients_text IS NULL", params=[str(SAMPLE)]).to_arrow_table()
+    assert table.num_rows > 0
+    pq.write_table(table, no_text)
+    with pytest.raises(DatasetError, match="selected no products"):
+        run(tmp_path, dataset=str(no_text))
+    assert not (tmp_path / JOB_TYPE.name).exists()
+
+
+def test_select_counts_without_writing(tmp_path):
+    con = duckdb.connect()
+    assert select(con, dataset=str(SAMPLE), job_type=JOB_TYPE, params=JOB_TYPE.Params()) == 539
