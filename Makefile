@@ -1,0 +1,35 @@
+# Set-up and everyday commands. `make demo` and `make test` work on a fresh machine with Python 3.11+.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lock bench clean
+
+$(VENV)/.core: requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.lock
+	$(BIN)/python -m pip install -q --no-deps -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.core requirements-dev.lock
+	$(BIN)/python -m pip install -q -r requirements-dev.lock
+	touch $@
+
+## Run the main job on the embedded default (local backend, SQLite, bundled OFF sample, CPU engine).
+demo: $(VENV)/.core
+	$(BIN)/offbatch launch ingredients-spellcheck --wait
+	$(BIN)/offbatch insights --limit 5
+
+## Run the test suite (SQLite always; PostgreSQL too when OFFBATCH_TEST_DATABASE_URL is set).
+test: $(VENV)/.dev
+	$(BIN)/python -m pytest
+
+## Re-pin the lock files from pyproject.toml (needs the network to PyPI).
+lock:
+	$(PYTHON) -m pip install -q uv
+	$(PYTHON) -m uv pip compile pyproject.toml --python-version 3.11 -o requirements.lock
+	$(PYTHON) -m uv pip compile pyproject.toml --python-version 3.11 --extra gcp --extra postgres --extra dev -o requirements-dev.lock
+
+clean:
+	rm -rf $(VENV) .offbatch
