@@ -1,0 +1,1 @@
+"""The CPU spellcheck internals: vocabularies (vocabulary.py) and the text repairs (repair.py)."""

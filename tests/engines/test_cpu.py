@@ -1,0 +1,278 @@
+"""The CPU spellcheck engine: split-word repairs, typo repairs, and what it must never touch."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from offbatch.engines import load_engine
+from offbatch.engines.base import Correction, SpellcheckInput
+from offbatch.engines.cpu import CpuSpellcheckEngine, normalize_lang
+from offbatch.engines.spellcheck.repair import (
+    HYPHEN_SPLIT,
+    SPACE_SPLIT,
+    TYPO,
+    apply_edits,
+    find_edits,
+)
+from offbatch.engines.spellcheck.vocabulary import DEFAULT_VOCABULARY_DIR
+
+SAMPLE = Path(__file__).resolve().parents[2] / "src" / "offbatch" / "data" / "off-food-sample.parquet"
+
+
+@pytest.fixture(scope="module")
+def engine() -> CpuSpellcheckEngine:
+    return CpuSpellcheckEngine()
+
+
+@pytest.fixture(scope="module")
+def sample_texts() -> list[tuple[str, str, str]]:
+    con = duckdb.connect()
+    rows = con.execute(
+        "SELECT code, lang, list_filter(ingredients_text, lambda x: x.lang = 'main')[1].text "
+        "FROM read_parquet(?) ORDER BY code",
+        [str(SAMPLE)],
+    ).fetchall()
+    return [(code, lang, text) for code, lang, text in rows if text is not None]
+
+
+def fix(engine: CpuSpellcheckEngine, text: str, lang: str = "fr") -> str:
+    [correction] = engine.correct([SpellcheckInput(text=text, lang=lang)])
+    return correction.correction
+
+
+def damerau_distance(a: str, b: str) -> int:
+    d = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]
+    for i in range(len(a) + 1):
+        d[i][0] = i
+    for j in range(len(b) + 1):
+        d[0][j] = j
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[len(a)][len(b)]
+
+
+def test_registry_builds_the_engine_without_arguments():
+    engine = load_engine("cpu")
+    assert isinstance(engine, CpuSpellcheckEngine)
+    assert engine.name == "cpu"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("léci - thine de soja", "lécithine de soja"),
+        ("émulsi- fiant : E471", "émulsifiant : E471"),
+        ("sucre de canne, sucr -e", "sucre de canne, sucre"),
+        ("LÉCI -\nTHINE", "LÉCITHINE"),
+        ("Léci-\n thine", "Lécithine"),
+        ("gélifiant : pec - tine", "gélifiant : pectine"),
+    ],
+)
+def test_joins_words_split_by_a_hyphen_and_whitespace(engine, text, expected):
+    assert fix(engine, text) == expected
+
+
+def test_joins_a_word_split_by_a_space_when_both_pieces_are_unknown(engine):
+    assert fix(engine, "eau, émul sifiant, sel") == "eau, émulsifiant, sel"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "extrait e poireau",  # "extraite" is a word, but "extrait" is known: OCR'd "de" instead
+        "sel - sucre - farine",  # a list separated by dashes
+        "Sucre - Gingembre confit",  # capitalised second piece: a list, not a split word
+        "mono - et diglycérides d'acides gras",
+        "Soja-Protein-Isolat",  # a hyphen without whitespace is a compound
+        "porte - feuille",  # both pieces known: the split is plausible, left alone
+    ],
+)
+def test_leaves_plausible_separations_alone(engine, text):
+    assert fix(engine, text, "fr" if "Protein" not in text else "de") == text
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("Farine de blé, sucre, beurre, œufs, sel, levure, lécithine de tournesol.", "fr"),
+        ("Il faut sucer le bonbon, pas le sucre.", "fr"),  # "sucer" is a real word
+        ("Sugar, wheat flour, humectants, leavenings, natural flavoured syrup.", "en"),
+        ("Fleur de sel, flour, water.", "en"),  # "fleur" is French, not a typo of "flour"
+        ("Zucker, Weizenmehl, Kakaobutter, Emulgator: Sojalecithin.", "de"),
+        ("Azúcar, harina de trigo, emulgente: lecitina de soja.", "es"),
+    ],
+)
+def test_texts_of_real_words_stay_identical(engine, text, lang):
+    assert fix(engine, text, lang) == text
+
+
+def test_preserves_allergen_markers_percentages_and_e_numbers(engine):
+    text = "_Lait_ 12,5 %, farine de _blé_ (45%), E 322, e322, E-471, acidifiant : E330, léci - thine"
+    assert fix(engine, text) == text.replace("léci - thine", "lécithine")
+    untouched = "Sucre, _noisettes_ 13%, émulsifiant : E322 (_soja_), e-162, E 150d."
+    assert fix(engine, untouched) == untouched
+
+
+def test_fixes_a_confident_typo_and_keeps_case_and_punctuation(engine):
+    assert fix(engine, "syrup, vanilla, soy lecthin.", "en") == "syrup, vanilla, soy lecithin."
+    assert fix(engine, "ail deshydraté, cumin", "fr") == "ail déshydraté, cumin"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Soy Lecthin.",  # capitalised: could be a brand
+        "LECTHIN",  # uppercase: often an allergen or a heading
+        "www.lecthin.com",  # part of an address
+        "wheat flaour",  # two candidates ("flour", "flavour"): ambiguous
+        "sucr",  # shorter than 5 letters
+    ],
+)
+def test_refuses_doubtful_typo_corrections(engine, text):
+    assert fix(engine, text, "en") == text
+
+
+def test_typo_repair_can_be_switched_off():
+    engine = CpuSpellcheckEngine(fix_typos=False)
+    assert fix(engine, "soy lecthin", "en") == "soy lecthin"
+    assert fix(engine, "léci - thine", "fr") == "lécithine"
+    assert engine.version != CpuSpellcheckEngine().version
+
+
+@pytest.mark.parametrize("lang", ["la", "sv", "xx", "", "zz-ZZ"])
+def test_unknown_language_returns_the_text_unchanged(engine, lang):
+    text = "léci - thine, soy lecthin"
+    assert fix(engine, text, lang) == text
+
+
+def test_language_codes_are_normalised():
+    assert normalize_lang("FR") == "fr"
+    assert normalize_lang("fr-FR") == "fr"
+    assert normalize_lang("pt_BR") == "pt"
+    assert normalize_lang("la") is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "\n\t\r\n",
+        "\x00\x01 - \x02",
+        "\ud800 léci - \udfff",  # lone surrogates
+        "🍫🥜 - 🥛, chocolat 🍫 émul sifiant",
+        "le\u0301ci - thine",  # decomposed accent
+        "con - ﬁt, conﬁt",  # ligature
+        "مكونات: سكر - دقيق",
+        "- - - -- ---, ,,, __ _ _",
+        "a - b - c - d",
+        "x" * 100_000,
+    ],
+)
+def test_odd_text_never_raises_and_returns_a_string(engine, text):
+    for lang in ("fr", "en", "de"):
+        result = fix(engine, text, lang)
+        assert isinstance(result, str)
+    assert fix(engine, text, "xx") == text
+
+
+def test_very_long_text_is_processed_whole(engine):
+    unit = "Farine de blé, léci - thine de soja, sucre 12 %, _lait_, E322. "
+    text = unit * (100_000 // len(unit) + 1)
+    assert len(text) > 100_000
+    assert fix(engine, text) == text.replace("léci - thine", "lécithine")
+
+
+def test_keeps_order_and_count(engine):
+    items = [
+        SpellcheckInput("léci - thine", "fr"),
+        SpellcheckInput("soy lecthin", "en"),
+        SpellcheckInput("", "fr"),
+        SpellcheckInput("léci - thine", "la"),
+        SpellcheckInput("Zucker", "de"),
+    ]
+    assert engine.correct(items) == [
+        Correction("lécithine"),
+        Correction("soy lecithin"),
+        Correction(""),
+        Correction("léci - thine"),
+        Correction("Zucker"),
+    ]
+    assert engine.correct([]) == []
+
+
+def test_is_deterministic_across_instances(sample_texts):
+    items = [SpellcheckInput(text, lang) for _, lang, text in sample_texts]
+    first, second = CpuSpellcheckEngine(), CpuSpellcheckEngine()
+    assert first.correct(items) == second.correct(items)
+    assert first.version == second.version
+    assert re.fullmatch(r"cpu-spellcheck-1\+[0-9a-f]{10}", first.version)
+
+
+def test_version_changes_when_the_vocabulary_changes(tmp_path):
+    vocabulary_dir = tmp_path / "vocabulary"
+    shutil.copytree(DEFAULT_VOCABULARY_DIR, vocabulary_dir)
+    assert CpuSpellcheckEngine(vocabulary_dir=vocabulary_dir).version == CpuSpellcheckEngine().version
+
+    path = vocabulary_dir / "food_words_fr.txt"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    path.write_text("".join(line for line in lines if not line.startswith("lécithine\t")))
+    changed = CpuSpellcheckEngine(vocabulary_dir=vocabulary_dir)
+    assert changed.version != CpuSpellcheckEngine().version
+    # and the correction really depends on it: without the word there is no join target
+    assert fix(changed, "léci - thine") == "léci - thine"
+
+
+def test_sample_changes_are_only_documented_repairs(engine, sample_texts):
+    items = [SpellcheckInput(text, lang) for _, lang, text in sample_texts]
+    corrections = engine.correct(items)
+    assert len(sample_texts) == 876
+    assert len(corrections) == len(items)
+
+    changed = 0
+    for item, correction in zip(items, corrections, strict=True):
+        lang = normalize_lang(item.lang)
+        if lang is None:
+            assert correction.correction == item.text
+            continue
+        if correction.correction == item.text:
+            continue
+        changed += 1
+        edits = find_edits(
+            item.text, engine.vocabulary(lang), is_foreign=engine._foreign_check(lang)
+        )
+        # The edits explain the whole difference: outside their spans, the text is identical.
+        assert apply_edits(item.text, edits) == correction.correction
+        for edit in edits:
+            original = item.text[edit.start : edit.end]
+            if edit.kind in (HYPHEN_SPLIT, SPACE_SPLIT):
+                # removing the span's whitespace and hyphen gives the replacement
+                assert re.sub(r"[\s\-\u2010\u2011]", "", original) == edit.replacement
+            else:
+                assert edit.kind == TYPO
+                assert re.fullmatch(r"[^\W\d_]{5,}", original) and original.islower()
+                assert damerau_distance(original, edit.replacement) == 1
+                assert engine.vocabulary(lang).is_trusted_target(edit.replacement)
+    # Conservative: a handful of texts, not a rewrite of the sample (19 at the time of writing).
+    assert 1 <= changed <= 0.05 * len(items)
+
+
+def test_sample_examples_are_corrected(engine, sample_texts):
+    by_text = {text: lang for _, lang, text in sample_texts}
+    examples = {
+        "soy lecthin.": "soy lecithin.",
+        "amgnesium stearate": "magnesium stearate",
+        "ail deshydraté": "ail déshydraté",
+    }
+    for before, after in examples.items():
+        text, lang = next((t, lang) for t, lang in by_text.items() if before in t)
+        assert after in fix(engine, text, lang)
