@@ -180,3 +180,13 @@ def remove(url: str, *, recursive: bool = False) -> None:
             fs.rm(path, recursive=recursive)
     except OSError as e:
         raise StorageError(f"cannot remove {url}: {e}") from e
+
+
+def remove_empty_dir(url: str) -> None:
+    """Remove a folder if it is empty (a no-op on object stores, which have no folders)."""
+    fs, path = filesystem(url)
+    try:
+        if fs.exists(path) and not fs.ls(path, detail=False):
+            fs.rmdir(path)
+    except OSError:
+        pass  # not empty, or folders are virtual: nothing to clean

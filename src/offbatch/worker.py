@@ -145,6 +145,7 @@ def run(task: TaskEnv) -> dict[str, float | int]:
 
     rows = write_parquet_atomic(task.output_part, chunks(), job_type.output_schema)
     storage.remove(task.chunks_url, recursive=True)
+    storage.remove_empty_dir(f"{task.output_url}/_chunks")
     log.info("wrote %s (%d rows)", task.output_part, rows)
     counters["rows_total"] = rows
     return counters
