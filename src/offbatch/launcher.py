@@ -15,15 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 from pydantic import ValidationError
+from sqlalchemy import select as sa_select
 
 from offbatch import __version__, auth, contract, storage
 from offbatch.backends import Backend, JobSpec, JobState, get_backend
 from offbatch.config import JobConfig, format_validation_error, load_config
 from offbatch.costs import CostEstimate
-from offbatch.db.models import Job
+from offbatch.db.models import Job, Prediction
 from offbatch.db.session import Database
-from offbatch.engines import ENGINES
+from offbatch.engines import ENGINES, load_engine
 from offbatch.errors import BackendError, ConfigError
 from offbatch.extract import Extraction, extract, select
 from offbatch.jobs import JobType, get_job_type
@@ -109,6 +111,18 @@ def worker_env(*, settings: Settings, spec_config: JobConfig, job_type: JobType,
     return env
 
 
+def predicted_codes(db: Database, *, job_type: JobType, engine: str) -> pa.Array:
+    """Barcodes that already have a prediction of ``job_type`` from ``engine``'s current version."""
+    version = load_engine(engine).version
+    with db.session() as s:
+        codes = s.scalars(
+            sa_select(Prediction.barcode)
+            .where(Prediction.type == job_type.prediction_type, Prediction.predictor_version == version)
+            .distinct()
+        ).all()
+    return pa.array(codes, pa.string())
+
+
 def _params(job_type: JobType, *, limit: int | None, params: dict[str, Any]) -> Any:
     values = dict(params)
     if limit is not None:
@@ -130,9 +144,13 @@ def launch(
     limit: int | None = None,
     params: dict[str, Any] | None = None,
     dry_run: bool = False,
+    include_predicted: bool = False,
     confirm: Any = None,
 ) -> LaunchPlan:
     """Plan the job; unless ``dry_run``, extract its input, record it and submit it.
+
+    By default products that already have a prediction of this job type from the same engine
+    version are skipped (incremental launches); ``include_predicted`` processes them again.
 
     ``confirm(plan) -> bool`` is asked after extraction and before anything is recorded or
     submitted; returning False abandons the launch (its input folder is removed).
@@ -174,17 +192,19 @@ def launch(
         storage_url=folder.url,
         request=backend.describe(spec),
     )
+    exclude = None if include_predicted else predicted_codes(db, job_type=job_type, engine=config.engine)
     if dry_run:
         con = duckdb.connect()
         try:
-            plan.rows = select(con, dataset=dataset, job_type=job_type, params=extraction_params)
+            plan.rows = select(con, dataset=dataset, job_type=job_type, params=extraction_params, exclude_codes=exclude)
         finally:
             con.close()
         plan.estimate = config.cost_estimate(rows=plan.rows)
         return plan
 
     extraction: Extraction = extract(
-        dataset=dataset, job_type=job_type, params=extraction_params, folder=folder, task_count=config.task_count
+        dataset=dataset, job_type=job_type, params=extraction_params, folder=folder, task_count=config.task_count,
+        exclude_codes=exclude,
     )
     plan.rows, plan.shard_rows = extraction.rows, extraction.shard_rows
     plan.estimate = config.cost_estimate(rows=plan.rows)

@@ -36,10 +36,12 @@ def _parse_params(values: tuple[str, ...]) -> dict[str, object]:
 @click.option("--limit", type=int, help="Most products to select (default 10,000).")
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="Extraction parameter, e.g. max_fraction=0.3.")
 @click.option("--dry-run", is_flag=True, help="Validate and print the plan (job id, rows, resources, request); submit nothing.")
+@click.option("--include-predicted", is_flag=True,
+              help="Also process products that already have a prediction from this engine version.")
 @click.option("--wait", is_flag=True, help="Follow the job to its end and import its results.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask to confirm a job that costs money.")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
-def launch(job_type, backend, config_path, dataset, limit, params, dry_run, wait, yes, as_json) -> None:
+def launch(job_type, backend, config_path, dataset, limit, params, dry_run, include_predicted, wait, yes, as_json) -> None:
     """Extract JOB_TYPE's products, validate its config and submit a job."""
     from offbatch.launcher import launch as do_launch
 
@@ -57,7 +59,8 @@ def launch(job_type, backend, config_path, dataset, limit, params, dry_run, wait
 
     plan = do_launch(
         settings, db, job_type_name=job_type, backend_name=backend, config_path=config_path, dataset=dataset,
-        limit=limit, params=_parse_params(params), dry_run=dry_run, confirm=confirm,
+        limit=limit, params=_parse_params(params), dry_run=dry_run, include_predicted=include_predicted,
+        confirm=confirm,
     )
     if dry_run or as_json:
         click.echo(json.dumps(plan.as_dict(), indent=2, default=str))
