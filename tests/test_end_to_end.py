@@ -1,0 +1,89 @@
+"""End to end, as a user runs it: the real CLI in subprocesses on the embedded default."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+
+
+def offbatch(*args: str, env: dict[str, str], check: bool = True, timeout: float = 180) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, "-m", "offbatch", *args], env=env, capture_output=True, text=True,
+                            timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"offbatch {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+@pytest.fixture
+def env(home: Path) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("OFFBATCH_") and k != "BATCH_JOB_KEY"}
+    return {**clean, "OFFBATCH_HOME": str(home), "PYTHONPATH": SRC}
+
+
+def test_launch_wait_runs_imports_and_shows_insights(env):
+    launched = offbatch("launch", "ingredients-spellcheck", "--wait", env=env)
+    out = launched.stdout
+    job_id = re.search(r"submitted (ingredients-spellcheck-\d{8}-\d{6}(?:-[0-9a-f]{4})?) to local: 539 products", out).group(1)
+    assert f"{job_id}: SUCCEEDED" in out
+    imported = re.search(r"imported: (\d+) predictions, (\d+) insights created", out)
+    predictions, insights = int(imported.group(1)), int(imported.group(2))
+    assert predictions == 539
+    assert 0 < insights < predictions  # only changed, untruncated corrections become insights
+
+    listed = offbatch("list", "--json", env=env)
+    assert [j["job_id"] for j in json.loads(listed.stdout)] == [job_id]
+
+    status = json.loads(offbatch("status", job_id, "--json", env=env).stdout)
+    assert status["state"] == "SUCCEEDED"
+    assert [t["state"] for t in status["tasks"]] == ["SUCCEEDED", "SUCCEEDED"]
+    assert status["import"]["predictions_created"] == 539
+
+    logs = offbatch("logs", job_id, env=env).stdout
+    assert "[task 0]" in logs and "[task 1]" in logs and "wrote" in logs
+
+    shown = offbatch("insights", "--limit", "50", env=env).stdout
+    assert shown.count("\n") >= min(insights, 50)
+
+    # Importing again changes nothing; launching again skips what this engine version predicted.
+    again = offbatch("import", job_id, env=env)
+    assert again.returncode == 0
+    relaunch = offbatch("launch", "ingredients-spellcheck", env=env, check=False)
+    assert relaunch.returncode != 0
+    assert "selected no products" in relaunch.stderr and "--include-predicted" in relaunch.stderr
+
+
+def test_bad_input_gets_one_line_errors(env, tmp_path):
+    cases = [
+        (["launch", "no-such-type"], "unknown job type 'no-such-type'"),
+        (["launch", "ingredients-spellcheck", "--dataset", str(tmp_path / "missing.parquet")], "dataset not found"),
+        (["status", "ingredients-spellcheck-20000101-000000"], "no job"),
+        (["launch", "ingredients-spellcheck", "--param", "max_fraction=2"], "max_fraction"),
+    ]
+    bad_config = tmp_path / "bad.yaml"
+    bad_config.write_text("location: local\nmachine_type: local\ncpu_milli: '1000'\n")
+    cases.append((["launch", "ingredients-spellcheck", "--config", str(bad_config)], "cpu_milli"))
+    for args, words in cases:
+        result = offbatch(*args, env=env, check=False)
+        assert result.returncode != 0, args
+        first = result.stderr.strip().splitlines()[0]
+        assert first.startswith("error: ") and words in first, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+
+
+def test_dry_run_prints_the_plan_and_submits_nothing(env, home):
+    result = offbatch("launch", "ingredients-spellcheck", "--dry-run", env=env)
+    plan = json.loads(result.stdout)
+    assert plan["rows_selected"] == 539
+    assert plan["resources"]["task_count"] == 2
+    assert plan["submitted"] is False
+    assert not (home / "local-backend").exists()
+    key = (home / "batch_job_key").read_text().strip()
+    assert key not in result.stdout + result.stderr
