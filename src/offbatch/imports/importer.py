@@ -127,6 +127,7 @@ def process_queue(
     worker_id: str,
     once: bool = False,
     stop: threading.Event | None = None,
+    wake: threading.Event | None = None,
     poll_seconds: float = 1.0,
     stale_after: timedelta = STALE_AFTER,
     chunk_rows: int = CHUNK_ROWS,
@@ -134,7 +135,7 @@ def process_queue(
     """Claim and run queued imports until ``stop`` is set (or, with ``once``, the queue is empty).
 
     Returns the number of imports run. An import's failure is recorded on its run and logged;
-    the loop goes on.
+    the loop goes on. Setting ``wake`` (e.g. after an enqueue) ends the idle wait early.
     """
     stop = stop or threading.Event()
     done = 0
@@ -143,7 +144,11 @@ def process_queue(
         if run_id is None:
             if once:
                 break
-            stop.wait(poll_seconds)
+            if wake is not None:
+                wake.wait(poll_seconds)
+                wake.clear()
+            else:
+                stop.wait(poll_seconds)
             continue
         execute(db, run_id, worker_id=worker_id, chunk_rows=chunk_rows)
         done += 1
