@@ -16,6 +16,7 @@ Row handling (documented in docs/architecture.md):
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -212,20 +213,29 @@ def _records(job_type: JobType, chunk: reader.Chunk) -> tuple[list[PredictionRec
     """The chunk's storable predictions (first of duplicates, clipped texts) and the rows skipped."""
     seen: dict[tuple[str, str | None], PredictionRecord] = {}
     skipped = 0
-    for record in job_type.predictions(chunk.batch):
-        if not record.barcode or any(len(getattr(record, k) or "") > n for k, n in KEY_LIMITS.items()):
+    for r in job_type.predictions(chunk.batch):
+        key = (r.barcode, r.value_tag)
+        if not _valid_keys(r) or key in seen:
             skipped += 1
             continue
-        key = (record.barcode, record.value_tag)
-        if key in seen:
-            skipped += 1
-            continue
-        seen[key] = _clip(record)
+        seen[key] = _clip(r)
     return list(seen.values()), skipped
 
 
+def _valid_keys(r: PredictionRecord) -> bool:
+    return (
+        bool(r.barcode) and len(r.barcode) <= KEY_LIMITS["barcode"]
+        and len(r.value_tag or "") <= KEY_LIMITS["value_tag"]
+        and len(r.predictor or "") <= KEY_LIMITS["predictor"]
+        and len(r.predictor_version or "") <= KEY_LIMITS["predictor_version"]
+    )
+
+
 def _clip(record: PredictionRecord) -> PredictionRecord:
-    if not any(isinstance(v, str) and len(v) > MAX_TEXT_CHARS for v in record.data.values()):
+    for value in record.data.values():
+        if isinstance(value, str) and len(value) > MAX_TEXT_CHARS:
+            break
+    else:
         return record
     data: dict[str, Any] = {
         k: (v[:MAX_TEXT_CHARS] if isinstance(v, str) else v) for k, v in record.data.items()
@@ -240,21 +250,21 @@ def _write_chunk(
 ) -> None:
     records, skipped = _records(job_type, chunk)
     now = datetime.now(UTC)
+    stamp = writer.timestamp(db.engine.dialect.name, now)
+    ptype = job_type.prediction_type
+    texts = [json.dumps(r.data) for r in records]
     rows = [
-        {
-            "job_id": job.id, "barcode": r.barcode, "type": job_type.prediction_type, "value_tag": r.value_tag,
-            "data": r.data, "predictor": r.predictor, "predictor_version": r.predictor_version, "created_at": now,
-        }
-        for r in records
+        (job.id, r.barcode, ptype, r.value_tag, text, r.predictor, r.predictor_version, stamp)
+        for r, text in zip(records, texts)
     ]
     t = ImportRun.__table__
     with db.engine.begin() as conn:
         inserted = writer.insert_predictions(conn, rows)
-        by_key = {(r.barcode, r.value_tag): r for r in records}
-        new_predictions = [NewPrediction(pid, by_key[(barcode, tag)]) for pid, barcode, tag in inserted]
+        by_key = {(r.barcode, r.value_tag): (r, text) for r, text in zip(records, texts)}
+        new_predictions = [NewPrediction(pid, *by_key[(barcode, tag)]) for pid, barcode, tag in inserted]
         created, updated = derive_insights(
-            conn, job_id=job.id, job_created_at=job.created_at, prediction_type=job_type.prediction_type,
-            predictions=new_predictions,
+            conn, job_id=job.id, job_created_at=job.created_at, prediction_type=ptype,
+            predictions=new_predictions, now=now,
         )
         fenced = conn.execute(
             update(ImportRun)

@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, select, update
 
 from offbatch.db.models import Insight, Job
+from offbatch.imports import writer
 from offbatch.jobs import PredictionRecord
 
 
@@ -33,8 +34,11 @@ from offbatch.jobs import PredictionRecord
 class NewPrediction:
     id: int
     record: PredictionRecord
+    data_json: str  # record.data as stored, reused for the insight
 
 
+_INSERTED = ("barcode", "type", "value_tag", "data", "predictor", "predictor_version", "prediction_id", "job_id",
+             "created_at", "updated_at")
 # Columns a newer prediction refreshes on an open insight.
 _UPDATED = ("data", "predictor", "predictor_version", "prediction_id", "job_id", "updated_at")
 
@@ -57,6 +61,7 @@ def derive_insights(
     job_created_at: datetime,
     prediction_type: str,
     predictions: list[NewPrediction],
+    now: datetime,
 ) -> tuple[int, int]:
     """Create or update insights for ``predictions``; return (created, updated)."""
     candidates = {
@@ -83,9 +88,9 @@ def derive_insights(
         else:
             annotated.setdefault(key, []).append(_subject(row.data))
 
-    now = datetime.now(UTC)
     job_created_at = _aware(job_created_at)
-    inserts: list[dict[str, Any]] = []
+    stamp = writer.timestamp(conn.dialect.name, now)
+    inserts: list[tuple[Any, ...]] = []
     updates: list[dict[str, Any]] = []
     for key, p in candidates.items():
         r = p.record
@@ -98,13 +103,11 @@ def derive_insights(
             if insight_job_created is None or insight_job_created <= job_created_at:
                 updates.append({"_id": insight_id, **{f"new_{k}": v for k, v in values.items()}})
         elif _subject(r.data) not in annotated.get(key, []):
-            inserts.append({
-                "barcode": r.barcode, "type": prediction_type, "value_tag": r.value_tag,
-                "created_at": now, **values,
-            })
+            inserts.append((r.barcode, prediction_type, r.value_tag, p.data_json, r.predictor, r.predictor_version,
+                            p.id, job_id, stamp, stamp))
     updated = 0
     if inserts:
-        conn.execute(insert(Insight), inserts)
+        writer.executemany(conn, "insights", _INSERTED, inserts)
     if updates:
         stmt = (
             update(Insight)

@@ -3,8 +3,9 @@
 Both paths return the rows actually inserted, as ``(id, barcode, value_tag)``; a row whose
 (job, barcode, type, value_tag) already exists is skipped, not an error.
 
-- SQLite: one ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` executed over the chunk
-  (SQLAlchemy batches it into multi-row statements).
+- SQLite: the driver's ``executemany`` of ``INSERT ... ON CONFLICT DO NOTHING``, then the new
+  rows are read back by id (the job's rows above the chunk's starting maximum id: a job is
+  imported by one claim holder at a time).
 - PostgreSQL: ids are drawn from the sequence in one round trip and the rows go in with
   ``COPY`` under a savepoint; if the chunk collides with an existing row (duplicate barcodes in
   one output), the savepoint is rolled back and the chunk goes through a temporary table and
@@ -13,20 +14,19 @@ Both paths return the rows actually inserted, as ``(id, barcode, value_tag)``; a
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from sqlalchemy import Connection
-from sqlalchemy.dialects import sqlite
+from datetime import UTC, datetime
 
-from offbatch.db.models import Prediction
+from sqlalchemy import Connection
 
 COLUMNS = ("job_id", "barcode", "type", "value_tag", "data", "predictor", "predictor_version", "created_at")
 
 Inserted = tuple[int, str, str | None]
 
 
-def insert_predictions(conn: Connection, rows: list[dict[str, Any]]) -> list[Inserted]:
+def insert_predictions(conn: Connection, rows: list[tuple[Any, ...]]) -> list[Inserted]:
+    """Insert rows of ``COLUMNS`` values (data as JSON text, created_at from ``timestamp``)."""
     if not rows:
         return []
     if conn.dialect.name == "postgresql":
@@ -34,19 +34,48 @@ def insert_predictions(conn: Connection, rows: list[dict[str, Any]]) -> list[Ins
     return _insert_sqlite(conn, rows)
 
 
-def _insert_sqlite(conn: Connection, rows: list[dict[str, Any]]) -> list[Inserted]:
-    t = Prediction.__table__
-    stmt = sqlite.insert(t).on_conflict_do_nothing().returning(t.c.id, t.c.barcode, t.c.value_tag)
-    return [tuple(r) for r in conn.execute(stmt, rows)]
+def timestamp(dialect: str, value: datetime) -> Any:
+    """A timestamp as the driver takes it (SQLAlchemy's SQLite format: naive UTC text)."""
+    if dialect == "sqlite":
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value
 
 
-def _copy_rows(rows: list[dict[str, Any]], ids: list[int] | None):  # noqa: ANN202 - generator
-    for i, r in enumerate(rows):
-        values = tuple(json.dumps(r[c]) if c == "data" else r[c] for c in COLUMNS)
-        yield values if ids is None else (ids[i], *values)
+def executemany(conn: Connection, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    """Driver-level executemany of an INSERT of ready values (JSON as text, see ``timestamp``).
+
+    It skips SQLAlchemy's per-row type processing, the largest cost of a bulk write; values
+    stay bound parameters, and the table and column names are ours.
+    """
+    mark = "?" if conn.dialect.name == "sqlite" else "%s"
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        cursor.executemany(sql, rows)
+    finally:
+        cursor.close()
 
 
-def _insert_postgresql(conn: Connection, rows: list[dict[str, Any]]) -> list[Inserted]:
+def _insert_sqlite(conn: Connection, rows: list[tuple[Any, ...]]) -> list[Inserted]:
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        (before,) = cursor.execute("SELECT coalesce(max(id), 0) FROM predictions").fetchone()
+        cursor.executemany(
+            f"INSERT INTO predictions ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) "
+            "ON CONFLICT DO NOTHING",
+            rows,
+        )
+        # The job filter matters: another job's import may have committed between the max and
+        # the insert; this job's rows above the max can only be ours (one claim per job).
+        return cursor.execute(
+            "SELECT id, barcode, value_tag FROM predictions WHERE job_id = ? AND id > ? ORDER BY id",
+            (rows[0][0], before),
+        ).fetchall()
+    finally:
+        cursor.close()
+
+
+def _insert_postgresql(conn: Connection, rows: list[tuple[Any, ...]]) -> list[Inserted]:
     import psycopg
 
     raw = conn.connection.driver_connection
@@ -60,9 +89,9 @@ def _insert_postgresql(conn: Connection, rows: list[dict[str, Any]]) -> list[Ins
         try:
             with raw.transaction():  # a savepoint inside the chunk's transaction
                 with cur.copy(f"COPY predictions (id, {cols}) FROM STDIN") as copy:
-                    for values in _copy_rows(rows, ids):
-                        copy.write_row(values)
-            return [(ids[i], r["barcode"], r["value_tag"]) for i, r in enumerate(rows)]
+                    for i, values in enumerate(rows):
+                        copy.write_row((ids[i], *values))
+            return [(ids[i], r[1], r[3]) for i, r in enumerate(rows)]
         except psycopg.errors.UniqueViolation:
             pass
         cur.execute(
@@ -71,7 +100,7 @@ def _insert_postgresql(conn: Connection, rows: list[dict[str, Any]]) -> list[Ins
         )
         cur.execute("DELETE FROM offbatch_stage_predictions")
         with cur.copy(f"COPY offbatch_stage_predictions ({cols}) FROM STDIN") as copy:
-            for values in _copy_rows(rows, None):
+            for values in rows:
                 copy.write_row(values)
         # ORDER BY keeps the output's order, so the first of two duplicates wins.
         cur.execute(
