@@ -59,7 +59,7 @@ class DatabaseSink:
         )
 
 
-def _filtered(query, f: InsightFilter):  # noqa: ANN001, ANN202 - SQL select
+def _filtered(query, f: InsightFilter):
     if f.type:
         query = query.where(Insight.type == f.type)
     if f.value_tag:

@@ -8,7 +8,8 @@ a few examples per operation, no example database.
 from __future__ import annotations
 
 import schemathesis
-from hypothesis import HealthCheck, given, settings as hypothesis_settings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
 
 from offbatch.imports import run_import
 from tests.api.conftest import bearer, token_for
@@ -35,9 +36,9 @@ def test_no_request_makes_a_5xx(app, settings, db, make_job):
         @hypothesis_settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
                              suppress_health_check=list(HealthCheck))
         def call(case) -> None:
-            for headers in ({}, credentials.get(operation.definition.raw.get("operationId"), {})):
+            for headers in ({}, credentials.get(case.operation.definition.raw.get("operationId"), {})):
                 response = case.call(headers=headers)
-                statuses.append((operation.path, bool(headers), response.status_code))
+                statuses.append((case.operation.path, bool(headers), response.status_code))
                 assert response.status_code < 500, (case.method, case.formatted_path, response.status_code, response.text)
 
         call()

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from offbatch.db.models import ImportRun, Prediction
 from offbatch.imports import ImportState, enqueue_import, process_queue, run_import
-from offbatch.imports.importer import ClaimLost, execute
+from offbatch.imports.importer import execute
 from offbatch.imports.queue import claim_next, claim_run, get_run
 from tests.conftest import TEST_KEY, output_row
 
@@ -52,9 +52,9 @@ def test_deliveries_are_counted_on_one_import(db, make_job):
 
 def test_waiting_import_is_queued_when_the_last_part_arrives(db, settings, make_job):
     job = make_job([rows(2, "1"), rows(2, "2")], write=False)
-    from tests.conftest import write_parts
     from offbatch.jobs import get_job_type
     from offbatch.storage import JobFolder
+    from tests.conftest import write_parts
 
     folder = JobFolder(settings.storage_root, job.job_type, job.id)
     schema = get_job_type(job.job_type).output_schema

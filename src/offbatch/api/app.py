@@ -24,6 +24,7 @@ from offbatch.imports.loop import import_loop
 from offbatch.insights import DatabaseSink, ProductUpdateSink
 from offbatch.settings import Settings
 
+
 class ContentLengthLimit:
     """Refuse a declared body over ``limit`` bytes with 413 before any route runs."""
 

@@ -54,6 +54,31 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
+def _existing(conn: Connection, prediction_type: str, barcodes: list[str]) -> list[tuple[Any, ...]]:
+    """(id, barcode, value_tag, annotation, data, job created_at) of the insights of these products."""
+    if conn.dialect.name == "postgresql":
+        # Unprepared, so the array is planned as a constant (hashed lookups). psycopg prepares a
+        # statement after 5 runs, and the generic plan of a prepared ANY/IN compares each row
+        # with every barcode: the import went quadratic.
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            cursor.execute(
+                "SELECT i.id, i.barcode, i.value_tag, i.annotation, i.data, j.created_at FROM insights i "
+                "LEFT JOIN jobs j ON j.id = i.job_id WHERE i.type = %s AND i.barcode = ANY(%s)",
+                (prediction_type, barcodes),
+                prepare=False,
+            )
+            return cursor.fetchall()
+        finally:
+            cursor.close()
+    query = (
+        select(Insight.id, Insight.barcode, Insight.value_tag, Insight.annotation, Insight.data, Job.created_at)
+        .outerjoin(Job, Job.id == Insight.job_id)
+        .where(Insight.type == prediction_type, Insight.barcode.in_(bindparam("barcodes", expanding=True)))
+    )
+    return [tuple(row) for row in conn.execute(query, {"barcodes": barcodes})]
+
+
 def derive_insights(
     conn: Connection,
     *,
@@ -72,21 +97,16 @@ def derive_insights(
     if not candidates:
         return 0, 0
     barcodes = sorted({b for b, _ in candidates})
-    query = (
-        select(Insight.id, Insight.barcode, Insight.value_tag, Insight.annotation, Insight.data, Job.created_at)
-        .outerjoin(Job, Job.id == Insight.job_id)
-        .where(Insight.type == prediction_type, Insight.barcode.in_(bindparam("barcodes", expanding=True)))
-    )
     open_rows: dict[tuple[str, str], tuple[int, datetime | None]] = {}
     annotated: dict[tuple[str, str], list[Any]] = {}
-    for row in conn.execute(query, {"barcodes": barcodes}):
-        key = (row.barcode, row.value_tag)
+    for insight_id, barcode, value_tag, annotation, data, created_at in _existing(conn, prediction_type, barcodes):
+        key = (barcode, value_tag)
         if key not in candidates:
             continue
-        if row.annotation is None:
-            open_rows[key] = (row.id, _aware(row.created_at))
+        if annotation is None:
+            open_rows[key] = (insight_id, _aware(created_at))
         else:
-            annotated.setdefault(key, []).append(_subject(row.data))
+            annotated.setdefault(key, []).append(_subject(data))
 
     job_created_at = _aware(job_created_at)
     stamp = writer.timestamp(conn.dialect.name, now)
@@ -107,7 +127,7 @@ def derive_insights(
                             p.id, job_id, stamp, stamp))
     updated = 0
     if inserts:
-        writer.executemany(conn, "insights", _INSERTED, inserts)
+        writer.bulk_insert(conn, "insights", _INSERTED, inserts)
     if updates:
         stmt = (
             update(Insight)

@@ -45,7 +45,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _dialect_insert(db: Database):  # noqa: ANN202 - dialect-specific Insert
+def _dialect_insert(db: Database):
     return (sqlite.insert if db.is_sqlite else postgresql.insert)(ImportRun)
 
 
@@ -95,7 +95,7 @@ def record_delivery(db: Database, job: Job, *, ready: bool, delivery: bool = Tru
     return run
 
 
-def _claimable(now: datetime, stale_after: timedelta):  # noqa: ANN202 - SQL expression
+def _claimable(now: datetime, stale_after: timedelta):
     return or_(
         ImportRun.state == ImportState.QUEUED.value,
         and_(ImportRun.state == ImportState.RUNNING.value, ImportRun.claimed_at < now - stale_after),

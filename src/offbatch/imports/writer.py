@@ -14,15 +14,31 @@ Both paths return the rows actually inserted, as ``(id, barcode, value_tag)``; a
 
 from __future__ import annotations
 
+import sqlite3
+from datetime import UTC, datetime
 from typing import Any
 
-from datetime import UTC, datetime
-
+import sqlalchemy.exc
 from sqlalchemy import Connection
 
 COLUMNS = ("job_id", "barcode", "type", "value_tag", "data", "predictor", "predictor_version", "created_at")
 
 Inserted = tuple[int, str, str | None]
+
+
+def _integrity_errors() -> tuple[type[Exception], ...]:
+    errors: list[type[Exception]] = [sqlalchemy.exc.IntegrityError, sqlite3.IntegrityError]
+    try:
+        import psycopg
+    except ModuleNotFoundError:
+        pass
+    else:
+        errors.append(psycopg.IntegrityError)
+    return tuple(errors)
+
+
+# What a unique violation raises, through SQLAlchemy or straight from a driver.
+INTEGRITY_ERRORS = _integrity_errors()
 
 
 def insert_predictions(conn: Connection, rows: list[tuple[Any, ...]]) -> list[Inserted]:
@@ -41,17 +57,23 @@ def timestamp(dialect: str, value: datetime) -> Any:
     return value
 
 
-def executemany(conn: Connection, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
-    """Driver-level executemany of an INSERT of ready values (JSON as text, see ``timestamp``).
+def bulk_insert(conn: Connection, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    """Insert ready values (JSON as text, see ``timestamp``) the fastest way: COPY on PostgreSQL,
+    the driver's executemany on SQLite.
 
     It skips SQLAlchemy's per-row type processing, the largest cost of a bulk write; values
-    stay bound parameters, and the table and column names are ours.
+    stay bound parameters, and the table and column names are ours. A unique violation raises
+    the driver's IntegrityError (see ``INTEGRITY_ERRORS``).
     """
-    mark = "?" if conn.dialect.name == "sqlite" else "%s"
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
     cursor = conn.connection.driver_connection.cursor()
     try:
-        cursor.executemany(sql, rows)
+        if conn.dialect.name == "postgresql":
+            with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join("?" * len(columns))
+            cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
     finally:
         cursor.close()
 

@@ -10,7 +10,16 @@ from fastapi.concurrency import run_in_threadpool
 
 from offbatch import tracking
 from offbatch.api.deps import DbDep, ImportGrant, body_schema, read_body
-from offbatch.api.schemas import JOB_ID_PATTERN, MAX_ID, ImportAccepted, ImportOut, ImportRequest, JobDetail, JobList, JobOut
+from offbatch.api.schemas import (
+    JOB_ID_PATTERN,
+    MAX_ID,
+    ImportAccepted,
+    ImportOut,
+    ImportRequest,
+    JobDetail,
+    JobList,
+    JobOut,
+)
 from offbatch.errors import ConfigError, ForbiddenError
 from offbatch.imports import enqueue_import
 from offbatch.imports.queue import get_run, run_for_job

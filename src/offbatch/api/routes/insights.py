@@ -20,7 +20,7 @@ Tag = Annotated[str | None, Query(pattern=TAG_PATTERN, max_length=100)]
 @router.get("", response_model=InsightPage)
 def list_insights(
     db: DbDep,
-    type: Tag = None,  # noqa: A002 - Robotoff's parameter name
+    type: Tag = None,
     lang: Tag = None,
     value_tag: Tag = None,
     barcode: Tag = None,
