@@ -80,6 +80,13 @@ class ConflictError(OffbatchError):
     http_status = 409
 
 
+class RequestTooLarge(OffbatchError):
+    """An API request body over the server's limit (413)."""
+
+    exit_code = 11
+    http_status = 413
+
+
 class EngineError(OffbatchError):
     """The model engine could not be loaded or run."""
 

@@ -37,6 +37,8 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("OFFBATCH_GOOGLE_CREDENTIALS", "GOOGLE_CREDENTIALS"),
     )
     dataset: str | None = None
+    # Bearer token that lets a reviewer annotate insights through the API; unset = read-only API.
+    annotation_token: SecretStr | None = None
 
     @property
     def home_dir(self) -> Path:

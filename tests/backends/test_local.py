@@ -58,10 +58,10 @@ def make_spec(job_id: str, record_dir: Path, *, mode: str = "ok", secret: str = 
 
 
 @pytest.fixture
-def backend(settings, tmp_path) -> LocalBackend:
+def backend(home_settings, tmp_path) -> LocalBackend:
     program = tmp_path / "task.py"
     program.write_text(PROGRAM)
-    return LocalBackend(settings, task_command=[sys.executable, str(program)])
+    return LocalBackend(home_settings, task_command=[sys.executable, str(program)])
 
 
 @pytest.fixture
@@ -179,10 +179,10 @@ def test_cancel_stops_running_tasks_and_is_idempotent(backend, record_dir):
     assert backend.status(ref).state == JobState.CANCELLED
 
 
-def test_another_process_reads_the_state(backend, record_dir, settings):
+def test_another_process_reads_the_state(backend, record_dir, home_settings):
     ref = backend.submit(make_spec("job-shared", record_dir, task_count=2, parallelism=2))
     finished(backend, ref)
-    other = LocalBackend(settings)
+    other = LocalBackend(home_settings)
     assert other.status(ref).state == JobState.SUCCEEDED
     assert [s.job_id for s in other.list()] == ["job-shared"]
     lines = list(other.logs(ref, task=1))
@@ -194,7 +194,7 @@ def test_unknown_job_is_not_found(backend):
         backend.status("no-such-job")
 
 
-def test_secrets_reach_tasks_but_no_file_and_the_key_never_reaches_tasks(backend, record_dir, settings, monkeypatch):
+def test_secrets_reach_tasks_but_no_file_and_the_key_never_reaches_tasks(backend, record_dir, home_settings, monkeypatch):
     monkeypatch.setenv("OFFBATCH_BATCH_JOB_KEY", "k" * 32)
     secret = "tok-" + "x" * 60
     ref = backend.submit(make_spec("job-secret", record_dir, secret=secret))
@@ -202,6 +202,6 @@ def test_secrets_reach_tasks_but_no_file_and_the_key_never_reaches_tasks(backend
     (rec,) = records(record_dir)
     assert rec["env"][IMPORT_TOKEN] == secret
     assert "OFFBATCH_BATCH_JOB_KEY" not in rec["env"]
-    for path in (settings.home_dir / "local-backend").rglob("*"):
+    for path in (home_settings.home_dir / "local-backend").rglob("*"):
         if path.is_file():
             assert secret not in path.read_text(errors="replace"), path

@@ -21,22 +21,22 @@ _ids = itertools.count()
 
 
 @pytest.fixture
-def backend(settings) -> LocalBackend:
-    return LocalBackend(settings)
+def backend(home_settings) -> LocalBackend:
+    return LocalBackend(home_settings)
 
 
 @pytest.fixture
-def launch_spec(settings):
+def launch_spec(home_settings):
     def make(*, task_count: int = 1, parallelism: int = 1, token: str | None = None) -> JobSpec:
         job_id = f"ingredients-spellcheck-20261124-0000{next(_ids):02d}"
         config = parse_config({"location": "local", "cpu_milli": 1000, "memory_mib": 512, "max_run_duration": 120,
                                "machine_type": "local", "budget_usd": 1, "task_count": task_count,
                                "parallelism": parallelism, "chunk_size": 64}, source="test")
-        folder = JobFolder(settings.storage_root, JOB_TYPE.name, job_id)
+        folder = JobFolder(home_settings.storage_root, JOB_TYPE.name, job_id)
         extract(dataset=str(SAMPLE), job_type=JOB_TYPE, params=JOB_TYPE.Params(limit=60), folder=folder,
                 task_count=task_count)
-        env = worker_env(settings=settings, spec_config=config, job_type=JOB_TYPE, job_id=job_id, folder=folder,
-                         key=settings.job_key())
+        env = worker_env(home_settings=home_settings, spec_config=config, job_type=JOB_TYPE, job_id=job_id, folder=folder,
+                         key=home_settings.job_key())
         if token:
             env["OFFBATCH_IMPORT_TOKEN"] = token
         return JobSpec(job_id=job_id, job_type=JOB_TYPE.name, config=config, env=env, labels={})

@@ -98,7 +98,7 @@ def _wait_and_import(job_id: str, *, rows: int) -> None:
     click.echo(f"{job_id}: {status.state.value} after {elapsed:.1f}s" + (f" ({status.reason})" if status.reason else ""))
     if status.state.value != "SUCCEEDED":
         raise SystemExit(1)
-    from offbatch.importer import run_import
+    from offbatch.imports import run_import
 
     run = run_import(settings, db, job_id)
     click.echo(

@@ -76,12 +76,14 @@ class ImportRun(Base):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), unique=True)
-    state: Mapped[str] = mapped_column(String(20), index=True)  # queued/running/succeeded/failed
+    state: Mapped[str] = mapped_column(String(20), index=True)  # offbatch.imports.queue.ImportState
     deliveries: Mapped[int] = mapped_column(Integer, default=1)
     # Parts fully imported so far (resume point), and counts.
     parts_done: Mapped[int] = mapped_column(Integer, default=0)
     parts_total: Mapped[int] = mapped_column(Integer, default=0)
     rows_done: Mapped[int] = mapped_column(Integer, default=0)
+    # Rows read but not stored: duplicates of an earlier row of the same job, or invalid keys.
+    rows_skipped: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     predictions_created: Mapped[int] = mapped_column(Integer, default=0)
     insights_created: Mapped[int] = mapped_column(Integer, default=0)
     insights_updated: Mapped[int] = mapped_column(Integer, default=0)

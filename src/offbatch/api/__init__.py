@@ -1,0 +1,1 @@
+"""The HTTP API: the import webhook, job and import progress, insights review."""

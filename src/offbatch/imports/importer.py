@@ -1,0 +1,353 @@
+"""Importing a job's output: parts → predictions (bulk) → insights, one transaction per chunk.
+
+Exactly once and resumable: each chunk's predictions, insights and the import's progress
+(``parts_done``, ``rows_done`` and the counts) commit in the same transaction, fenced on the
+worker's claim. A crash loses at most the uncommitted chunk; the next claim resumes at the
+recorded row, so nothing is imported twice and the counts stay exact.
+
+Row handling (documented in docs/architecture.md):
+- duplicate (barcode, value_tag) rows in one job's output: the first one wins, later ones are
+  counted in ``rows_skipped``;
+- rows without a barcode, or with a key longer than its column, are skipped and counted;
+- any text longer than ``MAX_TEXT_CHARS`` is clipped, marked ``clipped`` and the prediction is
+  not actionable (a clipped correction must never be applied to a product);
+- invalid UTF-8 and NUL characters are repaired by the reader.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import update
+
+from offbatch.db.models import ImportRun, Job
+from offbatch.db.session import Database
+from offbatch.errors import ConflictError, ImportFailed, OffbatchError
+from offbatch.imports import reader, writer
+from offbatch.imports.insights import NewPrediction, derive_insights
+from offbatch.imports.queue import (
+    STALE_AFTER,
+    ImportState,
+    claim_next,
+    claim_run,
+    get_run,
+    record_delivery,
+    release,
+    run_for_job,
+)
+from offbatch.jobs import JobType, PredictionRecord, get_job_type
+from offbatch.settings import Settings
+from offbatch.tracking import get_job
+
+log = logging.getLogger(__name__)
+
+CHUNK_ROWS = 5_000
+MAX_TEXT_CHARS = 100_000
+KEY_LIMITS = {"barcode": 100, "value_tag": 100, "predictor": 100, "predictor_version": 200}
+# Chunk retries after losing a race on the one-open-insight index to another import.
+CHUNK_ATTEMPTS = 3
+
+ChunkHook = Callable[[ImportRun], None]
+
+
+class ClaimLost(OffbatchError):
+    """Another worker took over this import (ours was presumed dead)."""
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def enqueue_import(db: Database, job_id: str) -> ImportRun:
+    """Record a delivery for ``job_id`` (idempotent; counts deliveries) and return its import."""
+    job = get_job(db, job_id)
+    return record_delivery(db, job, ready=not reader.missing_parts(job))
+
+
+def run_import(
+    settings: Settings,
+    db: Database,
+    job_id: str,
+    *,
+    worker_id: str | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+    on_chunk: ChunkHook | None = None,
+    stale_after: timedelta = STALE_AFTER,
+    poll_seconds: float = 0.5,
+) -> ImportRun:
+    """Import ``job_id`` now, in this process; return its finished ImportRun.
+
+    Idempotent: an imported job's run is returned as is. If another worker is importing it,
+    this waits for that import (or for its claim to go stale, then takes over). ConflictError
+    if some output parts do not exist yet; ImportFailed if the output is unreadable.
+    """
+    job = get_job(db, job_id)
+    existing = run_for_job(db, job_id)
+    if existing is not None and existing.state == ImportState.SUCCEEDED:
+        return existing
+    missing = reader.missing_parts(job)
+    if missing:
+        raise ConflictError(
+            f"job {job_id} is not ready to import: {job.task_count - len(missing)}/{job.task_count} output parts exist",
+            hint=f"wait for the job to finish: offbatch status {job_id}",
+        )
+    run = record_delivery(db, job, ready=True, delivery=False)
+    worker_id = worker_id or default_worker_id()
+    while True:
+        if claim_run(db, run.id, worker_id=worker_id, stale_after=stale_after):
+            execute(db, run.id, worker_id=worker_id, chunk_rows=chunk_rows, on_chunk=on_chunk)
+            run = get_run(db, run.id)
+            if run.state == ImportState.FAILED:
+                # The error was recorded on the run; raise it here too for the caller.
+                raise _failure(run)
+            return run
+        run = get_run(db, run.id)
+        if run.state == ImportState.SUCCEEDED:
+            return run
+        time.sleep(poll_seconds)  # another live worker holds it: wait for it to finish or go stale
+
+
+def _failure(run: ImportRun) -> OffbatchError:
+    return ImportFailed(f"import of {run.job_id} failed: {run.error}")
+
+
+def process_queue(
+    settings: Settings,
+    db: Database,
+    *,
+    worker_id: str,
+    once: bool = False,
+    stop: threading.Event | None = None,
+    wake: threading.Event | None = None,
+    poll_seconds: float = 1.0,
+    stale_after: timedelta = STALE_AFTER,
+    chunk_rows: int = CHUNK_ROWS,
+) -> int:
+    """Claim and run queued imports until ``stop`` is set (or, with ``once``, the queue is empty).
+
+    Returns the number of imports run. An import's failure is recorded on its run and logged;
+    the loop goes on. Setting ``wake`` (e.g. after an enqueue) ends the idle wait early.
+    """
+    stop = stop or threading.Event()
+    done = 0
+    while not stop.is_set():
+        run_id = claim_next(db, worker_id=worker_id, stale_after=stale_after)
+        if run_id is None:
+            if once:
+                break
+            if wake is not None:
+                wake.wait(poll_seconds)
+                wake.clear()
+            else:
+                stop.wait(poll_seconds)
+            continue
+        execute(db, run_id, worker_id=worker_id, chunk_rows=chunk_rows)
+        done += 1
+    return done
+
+
+def execute(
+    db: Database, run_id: int, *, worker_id: str, chunk_rows: int = CHUNK_ROWS, on_chunk: ChunkHook | None = None
+) -> None:
+    """Run one claimed import to its end, recording success or the error on the run."""
+    run = get_run(db, run_id)
+    try:
+        job = get_job(db, run.job_id)
+        if reader.missing_parts(job):
+            release(db, run_id, worker_id=worker_id, state=ImportState.WAITING)
+            return
+        job_type = get_job_type(job.job_type)
+        parts = reader.inspect_parts(job, job_type)
+        _import_parts(db, run, job, job_type, parts, worker_id=worker_id, chunk_rows=chunk_rows, on_chunk=on_chunk)
+    except ClaimLost:
+        log.warning("import %s of %s: claim lost to another worker, stopping", run_id, run.job_id)
+        return
+    except OffbatchError as e:
+        log.error("import %s of %s failed: %s", run_id, run.job_id, e.message)
+        release(db, run_id, worker_id=worker_id, state=ImportState.FAILED, error=e.message)
+        return
+    except Exception as e:  # a bug: keep the worker alive, record and log it with its traceback
+        log.exception("import %s of %s crashed", run_id, run.job_id)
+        release(db, run_id, worker_id=worker_id, state=ImportState.FAILED, error=f"internal error: {type(e).__name__}")
+        return
+    release(db, run_id, worker_id=worker_id, state=ImportState.SUCCEEDED)
+    log.info("import %s of %s succeeded", run_id, run.job_id)
+
+
+def _import_parts(
+    db: Database, run: ImportRun, job: Job, job_type: JobType, parts: list[reader.Part], *,
+    worker_id: str, chunk_rows: int, on_chunk: ChunkHook | None,
+) -> None:
+    start_part = min(run.parts_done, len(parts))
+    start_row = run.rows_done - sum(p.rows for p in parts[:start_part])
+    progress = {"parts_done": run.parts_done, "rows_done": run.rows_done}
+    chunks = reader.iter_chunks(parts, job_type, start_part=start_part, start_row=start_row, chunk_size=chunk_rows)
+    dialect = db.engine.dialect.name
+    for prepared in _prefetch(_prepare(job, job_type, chunk, dialect) for chunk in chunks):
+        chunk = prepared.chunk
+        part_done = chunk.part_rows_done >= parts[chunk.part].rows
+        new_progress = {
+            "parts_done": chunk.part + 1 if part_done else chunk.part,
+            "rows_done": progress["rows_done"] + chunk.batch.num_rows,
+        }
+        for attempt in range(CHUNK_ATTEMPTS):
+            try:
+                _write_chunk(db, run.id, job, job_type, prepared, worker_id=worker_id, expect=progress, new=new_progress)
+                break
+            except writer.INTEGRITY_ERRORS:
+                # Another import created the same open insight meanwhile: redo the chunk.
+                if attempt == CHUNK_ATTEMPTS - 1:
+                    raise
+        progress = new_progress
+        if on_chunk is not None:
+            on_chunk(get_run(db, run.id))
+
+
+@dataclass
+class Prepared:
+    """A chunk turned into rows to write, ready before its turn comes."""
+
+    chunk: reader.Chunk
+    records: list[PredictionRecord]
+    texts: list[str]  # each record's data as JSON
+    rows: list[tuple[Any, ...]]  # writer.COLUMNS values
+    skipped: int
+    now: datetime
+
+
+def _prepare(job: Job, job_type: JobType, chunk: reader.Chunk, dialect: str) -> Prepared:
+    records, skipped = _records(job_type, chunk)
+    now = datetime.now(UTC)
+    stamp = writer.timestamp(dialect, now)
+    ptype = job_type.prediction_type
+    texts = [json.dumps(r.data) for r in records]
+    rows = [
+        (job.id, r.barcode, ptype, r.value_tag, text, r.predictor, r.predictor_version, stamp)
+        for r, text in zip(records, texts)
+    ]
+    return Prepared(chunk, records, texts, rows, skipped, now)
+
+
+_DONE = object()
+
+
+def _prefetch(items: Iterator[Prepared], depth: int = 2) -> Iterator[Prepared]:
+    """Yield ``items`` while a thread prepares the next ones (at most ``depth`` ahead).
+
+    Reading Parquet and mapping rows is Python work; the database's part of a chunk is mostly
+    waiting on the server or the disk, which releases the GIL; overlapping the two shortens the
+    import (see docs/performance.md). Memory stays bounded: at most ``depth`` prepared chunks wait.
+    """
+    q: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(_DONE)
+        except BaseException as e:  # noqa: BLE001 - handed to the consumer, raised there
+            q.put(e)
+
+    thread = threading.Thread(target=produce, name="offbatch-import-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+
+def _records(job_type: JobType, chunk: reader.Chunk) -> tuple[list[PredictionRecord], int]:
+    """The chunk's storable predictions (first of duplicates, clipped texts) and the rows skipped."""
+    seen: dict[tuple[str, str | None], PredictionRecord] = {}
+    skipped = 0
+    for r in job_type.predictions(chunk.batch):
+        key = (r.barcode, r.value_tag)
+        if not _valid_keys(r) or key in seen:
+            skipped += 1
+            continue
+        seen[key] = _clip(r)
+    return list(seen.values()), skipped
+
+
+def _valid_keys(r: PredictionRecord) -> bool:
+    return (
+        bool(r.barcode) and len(r.barcode) <= KEY_LIMITS["barcode"]
+        and len(r.value_tag or "") <= KEY_LIMITS["value_tag"]
+        and len(r.predictor or "") <= KEY_LIMITS["predictor"]
+        and len(r.predictor_version or "") <= KEY_LIMITS["predictor_version"]
+    )
+
+
+def _clip(record: PredictionRecord) -> PredictionRecord:
+    for value in record.data.values():
+        if isinstance(value, str) and len(value) > MAX_TEXT_CHARS:
+            break
+    else:
+        return record
+    data: dict[str, Any] = {
+        k: (v[:MAX_TEXT_CHARS] if isinstance(v, str) else v) for k, v in record.data.items()
+    }
+    data["clipped"] = True
+    return replace(record, data=data, actionable=False)
+
+
+def _write_chunk(
+    db: Database, run_id: int, job: Job, job_type: JobType, prepared: Prepared, *,
+    worker_id: str, expect: dict[str, int], new: dict[str, int],
+) -> None:
+    records, texts, rows, skipped, now = prepared.records, prepared.texts, prepared.rows, prepared.skipped, prepared.now
+    ptype = job_type.prediction_type
+    t = ImportRun.__table__
+    with db.engine.begin() as conn:
+        inserted = writer.insert_predictions(conn, rows)
+        by_key = {(r.barcode, r.value_tag): (r, text) for r, text in zip(records, texts)}
+        new_predictions = [NewPrediction(pid, *by_key[(barcode, tag)]) for pid, barcode, tag in inserted]
+        created, updated = derive_insights(
+            conn, job_id=job.id, job_created_at=job.created_at, prediction_type=ptype,
+            predictions=new_predictions, now=now,
+        )
+        fenced = conn.execute(
+            update(ImportRun)
+            .where(
+                ImportRun.id == run_id,
+                ImportRun.claimed_by == worker_id,
+                ImportRun.rows_done == expect["rows_done"],
+            )
+            .values(
+                parts_done=new["parts_done"],
+                rows_done=new["rows_done"],
+                rows_skipped=t.c.rows_skipped + skipped + (len(records) - len(inserted)),
+                predictions_created=t.c.predictions_created + len(inserted),
+                insights_created=t.c.insights_created + created,
+                insights_updated=t.c.insights_updated + updated,
+                claimed_at=now,
+                updated_at=now,
+            )
+        )
+        if fenced.rowcount != 1:
+            raise ClaimLost(f"import {run_id} was taken over by another worker")

@@ -1,0 +1,143 @@
+"""Reading a job's output parts for import: validated up front, streamed in bounded chunks.
+
+The parts come from the job row's ``storage_url`` (``{storage_url}/output/part-0000i.parquet``
+for every task), never from a request. Every part's footer and columns are checked before a
+single row is written, so a missing column or a truncated file fails the import cleanly.
+
+Bad rows are repaired, not fatal: strings that are not valid UTF-8 are decoded with U+FFFD
+replacement, and NUL characters (which PostgreSQL cannot store) are removed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from offbatch import storage
+from offbatch.db.models import Job
+from offbatch.errors import ImportFailed, StorageError
+from offbatch.jobs import JobType
+
+
+@dataclass(frozen=True)
+class Part:
+    index: int
+    url: str
+    rows: int
+    row_groups: list[int]  # rows per row group
+
+
+@dataclass(frozen=True)
+class Chunk:
+    part: int
+    # Rows of this part read once this chunk is imported; == part rows at the part's end.
+    part_rows_done: int
+    batch: pa.RecordBatch
+
+
+def output_folder(job: Job) -> str:
+    return f"{job.storage_url.rstrip('/')}/output"
+
+
+def missing_parts(job: Job) -> list[int]:
+    """Indices of the tasks whose output part does not exist yet."""
+    present = {url.rsplit("/", 1)[-1] for url in storage.list_parts(output_folder(job))}
+    return [
+        i for i in range(job.task_count) if storage.PART_TEMPLATE.format(index=i) not in present
+    ]
+
+
+def _name(url: str) -> str:
+    return url.rsplit("/", 1)[-1]
+
+
+def inspect_parts(job: Job, job_type: JobType) -> list[Part]:
+    """Open every part's footer; ImportFailed naming the part if one is corrupt or lacks columns."""
+    required = job_type.output_schema.names
+    parts = []
+    for index in range(job.task_count):
+        url = storage.part_url(output_folder(job), index)
+        fs, path = storage.filesystem(url)
+        try:
+            with fs.open(path, "rb") as f:
+                meta = pq.ParquetFile(f).metadata
+                schema = meta.schema.to_arrow_schema()
+        except FileNotFoundError:
+            raise ImportFailed(f"output part {_name(url)} of job {job.id} is missing") from None
+        except (pa.ArrowException, OSError) as e:
+            raise ImportFailed(f"output part {_name(url)} of job {job.id} is corrupt: {e}") from e
+        missing = [c for c in required if c not in schema.names]
+        if missing:
+            raise ImportFailed(
+                f"output part {_name(url)} of job {job.id} lacks columns: {', '.join(missing)}",
+                hint=f"job type {job_type.name} writes: {', '.join(required)}",
+            )
+        parts.append(
+            Part(index, url, meta.num_rows, [meta.row_group(i).num_rows for i in range(meta.num_row_groups)])
+        )
+    return parts
+
+
+def iter_chunks(
+    parts: list[Part], job_type: JobType, *, start_part: int, start_row: int, chunk_size: int
+) -> Iterator[Chunk]:
+    """Chunks of at most ``chunk_size`` rows from ``parts[start_part]`` row ``start_row`` on."""
+    columns = job_type.output_schema.names
+    for part in parts[start_part:]:
+        skip = start_row if part.index == parts[start_part].index else 0
+        if part.rows == 0 or skip >= part.rows:
+            yield Chunk(part.index, part.rows, pa.RecordBatch.from_pylist([], schema=job_type.output_schema))
+            continue
+        # Skip whole row groups already imported, then the rest of the offset row by row.
+        first_group, before = 0, 0
+        while before + part.row_groups[first_group] <= skip:
+            before += part.row_groups[first_group]
+            first_group += 1
+        done = before
+        fs, path = storage.filesystem(part.url)
+        with ExitStack() as stack:
+            try:
+                f = stack.enter_context(fs.open(path, "rb"))
+                batches = pq.ParquetFile(f).iter_batches(
+                    batch_size=chunk_size, columns=columns,
+                    row_groups=list(range(first_group, len(part.row_groups))),
+                )
+                for batch in batches:
+                    if done + batch.num_rows <= skip:
+                        done += batch.num_rows
+                        continue
+                    if done < skip:
+                        batch = batch.slice(skip - done)
+                        done = skip
+                    done += batch.num_rows
+                    yield Chunk(part.index, done, sanitize(batch))
+            except (pa.ArrowException, OSError) as e:
+                if isinstance(e, StorageError):
+                    raise
+                raise ImportFailed(f"output part {_name(part.url)} is corrupt: {e}") from e
+
+
+def sanitize(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Repair string columns: invalid UTF-8 decoded with replacement, NUL characters removed."""
+    arrays = []
+    changed = False
+    for column in batch.columns:
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            try:
+                column.validate(full=True)
+            except pa.ArrowInvalid:
+                column = pa.array(
+                    [None if b is None else b.decode("utf-8", "replace") for b in column.cast(pa.binary()).to_pylist()],
+                    column.type,
+                )
+                changed = True
+            if pc.any(pc.match_substring(column, "\x00")).as_py():
+                column = pc.replace_substring(column, "\x00", "")
+                changed = True
+        arrays.append(column)
+    return pa.RecordBatch.from_arrays(arrays, schema=batch.schema) if changed else batch
