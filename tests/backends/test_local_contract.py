@@ -35,7 +35,7 @@ def launch_spec(home_settings):
         folder = JobFolder(home_settings.storage_root, JOB_TYPE.name, job_id)
         extract(dataset=str(SAMPLE), job_type=JOB_TYPE, params=JOB_TYPE.Params(limit=60), folder=folder,
                 task_count=task_count)
-        env = worker_env(home_settings=home_settings, spec_config=config, job_type=JOB_TYPE, job_id=job_id, folder=folder,
+        env = worker_env(settings=home_settings, spec_config=config, job_type=JOB_TYPE, job_id=job_id, folder=folder,
                          key=home_settings.job_key())
         if token:
             env["OFFBATCH_IMPORT_TOKEN"] = token

@@ -81,11 +81,6 @@ def reconcile() -> None:
         click.echo(f"  {job_id}: {error}", err=True)
 
 
-def _excerpt(text: str | None, width: int) -> str:
-    text = " ".join((text or "").split())
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 @click.command()
 @click.option("--lang", help="Product language (the insight's value tag).")
 @click.option("--barcode")
@@ -102,9 +97,30 @@ def insights(lang: str | None, barcode: str | None, type_: str | None, annotated
     labels = {None: "open", 1: "accepted", 0: "rejected", -1: "skipped"}
     click.echo(f"{'ID':>6}  {'BARCODE':<14} {'LANG':<4} {'ORIGINAL → CORRECTION':<70} ANNOTATION")
     for i in rows:
-        change = f"{_excerpt(i.data.get('original'), 32)} → {_excerpt(i.data.get('correction'), 32)}"
+        change = _change(i.data.get("original") or "", i.data.get("correction") or "")
         click.echo(f"{i.id:>6}  {i.barcode:<14} {i.value_tag or '':<4} {change:<70} {labels.get(i.annotation, i.annotation)}")
     click.echo(f"{len(rows)} of {total} insights")
+
+
+def _change(original: str, correction: str, *, context: int = 12) -> str:
+    """The changed span of a correction with a little context: '…soy lecthin. → …soy lecithin.'."""
+    start = 0
+    while start < min(len(original), len(correction)) and original[start] == correction[start]:
+        start += 1
+    end = 0
+    while (end < min(len(original), len(correction)) - start
+           and original[-1 - end] == correction[-1 - end]):
+        end += 1
+    left = max(0, start - context)
+
+    def span(text: str) -> str:
+        stop = min(len(text), len(text) - end + context)
+        piece = text[left:stop].replace("\n", " ")
+        if len(piece) > 60:  # several changes far apart: keep both ends
+            piece = piece[:28] + " … " + piece[-28:]
+        return ("…" if left else "") + piece + ("…" if stop < len(text) else "")
+
+    return f"{span(original)} → {span(correction)}"
 
 
 @click.group()
