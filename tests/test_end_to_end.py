@@ -87,3 +87,53 @@ def test_dry_run_prints_the_plan_and_submits_nothing(env, home):
     assert not (home / "local-backend").exists()
     key = (home / "batch_job_key").read_text().strip()
     assert key not in result.stdout + result.stderr
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_tasks_notify_offbatch_serve_which_imports_once(env, home):
+    import httpx
+
+    from tests.conftest import wait_for
+
+    port = _free_port()
+    env = {**env, "OFFBATCH_API_URL": f"http://127.0.0.1:{port}"}
+    offbatch("db", "upgrade", env=env)
+    server = subprocess.Popen([sys.executable, "-m", "offbatch", "serve", "--port", str(port)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}/api/v1"
+        wait_for(lambda: _up(f"{base}/batch/jobs"), timeout=30, what="offbatch serve to answer")
+        launched = offbatch("launch", "ingredients-spellcheck", "--limit", "120", env=env)
+        job_id = re.search(r"submitted (\S+) to local", launched.stdout).group(1)
+        job = wait_for(
+            lambda: (j := httpx.get(f"{base}/batch/jobs/{job_id}").json())["imports"]
+            and j["imports"]["state"] == "succeeded" and j,
+            timeout=120, interval=0.2, what="the webhook-triggered import",
+        )
+        # Both tasks notified; the first arrived before the second part existed and waited.
+        assert job["imports"]["deliveries"] == 2
+        assert job["imports"]["predictions_created"] == 120
+        insights = httpx.get(f"{base}/insights").json()
+        assert insights["count"] == job["imports"]["insights_created"] > 0
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=30)
+    token_key = (home / "batch_job_key").read_text().strip()
+    assert token_key not in output
+    assert "Bearer" not in output
+
+
+def _up(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -19,6 +19,8 @@ class ImportRequest(BaseModel):
 
     job_id: str = Field(pattern=JOB_ID_PATTERN, max_length=63)
     job_type: str = Field(pattern=JOB_ID_PATTERN, max_length=63)
+    # Which task sent it (the worker contract sends it; informational: the import is per job).
+    task_index: int | None = Field(default=None, ge=0, le=100_000)
 
 
 class ImportOut(BaseModel):
