@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from measure import ensure_dump, vm_hwm_mib
 
 TARGET_RATIO = 1.3
 JOB_TYPE = "ingredients-spellcheck"
@@ -48,7 +49,7 @@ def measure(kind: str, *, dump: str, out: Path, rows: int, tasks: int) -> dict[s
         ((selected,),) = con.execute(f"COPY ({sql}) TO '{out / 'x.parquet'}' (FORMAT parquet)", args).fetchall()
         con.close()
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = vm_hwm_mib()
     return {"seconds": seconds, "rows": selected, "peak_rss_mib": peak}
 
 
@@ -57,22 +58,11 @@ def run_child(kind: str, *, dump: str, rows: int, tasks: int) -> dict[str, float
         result = subprocess.run(
             [sys.executable, __file__, "--measure", kind, "--dump", dump, "--rows", str(rows),
              "--tasks", str(tasks), "--out", out],
-            check=True, capture_output=True, text=True,
+            capture_output=True, text=True,
         )
+    if result.returncode != 0:
+        sys.exit(f"error: the {kind} measurement failed:\n{result.stderr}")
     return json.loads(result.stdout)
-
-
-def ensure_dump(rows: int, dump: Path | None) -> str:
-    if dump is not None:
-        return str(dump)
-    path = Path(tempfile.gettempdir()) / "offbatch-bench" / f"off-{rows}.parquet"
-    if not path.exists():
-        from make_dump import make_dump
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        print(f"generating {path} ...", flush=True)
-        make_dump(path, rows=rows)
-    return str(path)
 
 
 def main() -> None:
@@ -93,8 +83,8 @@ def main() -> None:
     run_child("copy", dump=dump, rows=args.rows, tasks=args.tasks)  # warm the page cache
     results: dict[str, list[dict[str, float]]] = {"copy": [], "offbatch": []}
     for _ in range(args.rounds):
-        for kind in results:
-            results[kind].append(run_child(kind, dump=dump, rows=args.rows, tasks=args.tasks))
+        for kind, runs in results.items():
+            runs.append(run_child(kind, dump=dump, rows=args.rows, tasks=args.tasks))
     for kind, label in (("offbatch", "offbatch extract"), ("copy", "floor: DuckDB COPY")):
         runs = results[kind]
         times = ", ".join(f"{r['seconds']:.2f}" for r in runs)

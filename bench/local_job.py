@@ -8,7 +8,7 @@ product (``limit`` = dump size) into ``--tasks`` shards, then ``LocalBackend.sub
 temporary config (``location: local``, ``machine_type: local``, the shipped chunk size) and the
 CPU engine, polled until it ends. Tasks run the real worker through bench/rss_task.py, which
 records each task's exact peak RSS; the supervisor's is its ``/proc/<pid>/status`` VmHWM, sampled
-while it runs; extraction's is this process's own.
+while it runs; extraction's is this process's own VmHWM.
 
 Parallelism defaults to 2 because the machine this was written for has 2 cores and a task is one
 single-threaded Python process: more tasks at once would only time-slice them.
@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import sys
 import tempfile
@@ -31,6 +30,7 @@ import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
+from measure import ensure_dump, vm_hwm_mib
 
 from offbatch.backends.base import JobSpec
 from offbatch.backends.local.backend import LocalBackend
@@ -42,8 +42,6 @@ from offbatch.jobs import get_job_type
 from offbatch.launcher import worker_env
 from offbatch.settings import load_settings
 from offbatch.storage import JobFolder
-
-from extraction import ensure_dump
 
 RSS_TARGET_MIB = 1024
 JOB_TYPE = "ingredients-spellcheck"
@@ -60,17 +58,6 @@ budget_usd: 1
 engine: cpu
 chunk_size: {chunk_size}
 """
-
-
-def vm_hwm_mib(pid: int) -> float | None:
-    """Peak RSS so far of a live process (``VmHWM``), or None once it is gone."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    return None
 
 
 def engine_floor(part_url: str, *, chunk_size: int) -> tuple[float, int]:
@@ -111,7 +98,7 @@ def main() -> None:
     started = time.perf_counter()
     extraction = extract(dataset=dump, job_type=job_type, params=job_type.Params(limit=args.rows), folder=folder,
                          task_count=config.task_count)
-    extract_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    extract_rss = vm_hwm_mib()
     env = worker_env(settings=settings, spec_config=config, job_type=job_type, job_id=job_id, folder=folder,
                      key=settings.job_key())
     spec = JobSpec(job_id=job_id, job_type=job_type.name, config=config, env=env, labels={})

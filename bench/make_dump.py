@@ -19,16 +19,21 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import resource
 import time
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from measure import vm_hwm_mib
 
 SAMPLE = Path(__file__).resolve().parent.parent / "src" / "offbatch" / "data" / "off-food-sample.parquet"
 INGREDIENT_COLUMNS = ("ingredients_text", "lang", "ingredients_n", "unknown_ingredients_n")
 ROW_GROUP_SIZE = 10_000
+
+
+def _draw(rng: random.Random, n: int, size: int) -> pa.Array:
+    """``size`` random row indices of an ``n``-row table (with replacement)."""
+    return pa.array([rng.randrange(n) for _ in range(size)], pa.int32())
 
 
 def _take_columns(table: pa.Table, names: tuple[str, ...], indices: pa.Array) -> dict[str, pa.ChunkedArray]:
@@ -48,13 +53,10 @@ def make_dump(out: str | Path, *, rows: int, seed: int = 0, row_group_size: int 
         for start in range(0, rows, row_group_size):
             size = min(row_group_size, rows - start)
 
-            def draw() -> pa.Array:
-                return pa.array([rng.randrange(n) for _ in range(size)], pa.int32())
-
-            group = sample.take(draw())
-            for name, column in _take_columns(sample, INGREDIENT_COLUMNS, draw()).items():
+            group = sample.take(_draw(rng, n, size))
+            for name, column in _take_columns(sample, INGREDIENT_COLUMNS, _draw(rng, n, size)).items():
                 group = group.set_column(group.schema.get_field_index(name), name, column)
-            popularity = sample.column("popularity_key").take(draw())
+            popularity = sample.column("popularity_key").take(_draw(rng, n, size))
             group = group.set_column(group.schema.get_field_index("popularity_key"), "popularity_key", popularity)
             codes = pa.array([f"2{i:012d}" for i in range(start, start + size)], sample.schema.field("code").type)
             group = group.set_column(code_index, sample.schema.field("code"), codes)
@@ -87,7 +89,7 @@ def main() -> None:
     started = time.perf_counter()
     size = make_dump(args.out, rows=args.rows, seed=args.seed, row_group_size=args.row_group_size)
     elapsed = time.perf_counter() - started
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mib = vm_hwm_mib()
     floor = _floor_write(args.out.with_name(f".floor-{args.out.name}"), rows=args.rows,
                          row_group_size=args.row_group_size)
     print(f"wrote {args.out}: {args.rows:,} rows, {size / 2**20:,.0f} MiB, in {elapsed:.1f} s "

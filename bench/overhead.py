@@ -24,12 +24,12 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from offbatch.backends import get_backend
+from offbatch.config import load_config
 from offbatch.db.session import Database
 from offbatch.engines import load_engine
 from offbatch.jobs import get_job_type
 from offbatch.launcher import launch
 from offbatch.settings import load_settings
-from offbatch.storage import JobFolder
 
 TARGET_SECONDS = 2.0
 JOB_TYPE = "ingredients-spellcheck"
@@ -91,10 +91,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="offbatch-bench-home-") as tmp:
         home = Path(tmp)
         rounds = [one_round(home) for _ in range(args.rounds)]
-        config = get_job_type(JOB_TYPE).config_path("local")
-        from offbatch.config import load_config
-
-        shipped = load_config(config)
+        shipped = load_config(get_job_type(JOB_TYPE).config_path("local"))
         floor = engine_floor(rounds[-1]["storage_url"], shipped.task_count, shipped.chunk_size)
     print(f"sample job: {rounds[0]['rows']} products, {shipped.task_count} tasks, parallelism {shipped.parallelism}, "
           f"{args.rounds} rounds")

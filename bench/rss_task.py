@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import runpy
 import sys
 import time
 from pathlib import Path
+
+from measure import vm_hwm_mib
 
 started = time.perf_counter()
 code: object = 1
@@ -31,7 +32,7 @@ finally:
         "index": index,
         "pid": os.getpid(),
         "exit": code,
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mib": vm_hwm_mib(),
         "seconds": time.perf_counter() - started,
     }))
 sys.exit(code)
