@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lock bench clean
+.PHONY: demo test lock clean
 
 $(VENV)/.core: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -1,0 +1,101 @@
+"""Extraction of an N-row OFF dump into 8 input shards, against a bare DuckDB COPY of the same query.
+
+    PYTHONPATH=src python bench/extraction.py                 # 1,000,000 rows, 8 shards, 3 rounds
+    PYTHONPATH=src python bench/extraction.py --rows 100000   # quicker
+
+Measured: ``offbatch.extract.extract`` (the ingredients-spellcheck query into a temp table, then
+``--tasks`` Parquet shards written through fsspec to a ``file://`` folder), with ``limit`` = the
+dump's row count so nothing is cut. Floor: ``COPY (<the same query, same parameters>) TO
+'x.parquet'`` on a fresh DuckDB connection. Each measurement runs in its own process (so its peak
+RSS is its own), the two alternate, and a first unmeasured COPY warms the page cache. The dump is
+generated with make_dump.py if missing (``--dump`` reuses one). Target: median ratio <= 1.3x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from measure import ensure_dump, vm_hwm_mib
+
+TARGET_RATIO = 1.3
+JOB_TYPE = "ingredients-spellcheck"
+
+
+def measure(kind: str, *, dump: str, out: Path, rows: int, tasks: int) -> dict[str, float]:
+    """One measurement in this process: seconds of the work (imports excluded), rows, peak RSS."""
+    import duckdb
+
+    from offbatch.extract import extract, open_dataset
+    from offbatch.jobs import get_job_type
+    from offbatch.storage import JobFolder
+
+    job_type = get_job_type(JOB_TYPE)
+    params = job_type.Params(limit=rows)
+    started = time.perf_counter()
+    if kind == "offbatch":
+        folder = JobFolder(out.as_uri(), job_type.name, "bench")
+        selected = extract(dataset=dump, job_type=job_type, params=params, folder=folder, task_count=tasks).rows
+    else:
+        con = duckdb.connect()
+        open_dataset(con, dump, job_type.dataset_columns)
+        sql, args = job_type.extraction_query(params)
+        ((selected,),) = con.execute(f"COPY ({sql}) TO ? (FORMAT parquet)", [*args, str(out / "x.parquet")]).fetchall()
+        con.close()
+    seconds = time.perf_counter() - started
+    peak = vm_hwm_mib()
+    return {"seconds": seconds, "rows": selected, "peak_rss_mib": peak}
+
+
+def run_child(kind: str, *, dump: str, rows: int, tasks: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="offbatch-extract-") as out:
+        result = subprocess.run(
+            [sys.executable, __file__, "--measure", kind, "--dump", dump, "--rows", str(rows),
+             "--tasks", str(tasks), "--out", out],
+            check=False, capture_output=True, text=True,
+        )
+    if result.returncode != 0:
+        sys.exit(f"error: the {kind} measurement failed:\n{result.stderr}")
+    return json.loads(result.stdout)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--tasks", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--dump", type=Path, help="an existing dump (default: generate one in the temp dir)")
+    parser.add_argument("--measure", choices=["offbatch", "copy"], help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        print(json.dumps(measure(args.measure, dump=str(args.dump), out=args.out, rows=args.rows, tasks=args.tasks)))
+        return
+
+    dump = ensure_dump(args.rows, args.dump)
+    print(f"dump {dump}; {args.tasks} shards; {args.rounds} rounds")
+    run_child("copy", dump=dump, rows=args.rows, tasks=args.tasks)  # warm the page cache
+    results: dict[str, list[dict[str, float]]] = {"copy": [], "offbatch": []}
+    for _ in range(args.rounds):
+        for kind, runs in results.items():
+            runs.append(run_child(kind, dump=dump, rows=args.rows, tasks=args.tasks))
+    for kind, label in (("offbatch", "offbatch extract"), ("copy", "floor: DuckDB COPY")):
+        runs = results[kind]
+        times = ", ".join(f"{r['seconds']:.2f}" for r in runs)
+        print(f"{label}: median {statistics.median(r['seconds'] for r in runs):.2f} s ({times}); "
+              f"{int(runs[0]['rows']):,} rows; peak RSS {max(r['peak_rss_mib'] for r in runs):,.0f} MiB")
+    ratio = statistics.median(r["seconds"] for r in results["offbatch"]) / statistics.median(
+        r["seconds"] for r in results["copy"])
+    print(f"ratio {ratio:.2f}x; target <= {TARGET_RATIO}x: {'met' if ratio <= TARGET_RATIO else 'NOT met'}")
+    if results["offbatch"][0]["rows"] != results["copy"][0]["rows"]:
+        sys.exit("error: offbatch and COPY selected different row counts")
+
+
+if __name__ == "__main__":
+    main()
