@@ -131,7 +131,10 @@ def db() -> None:
 @db.command()
 def upgrade() -> None:
     """Migrate the database schema to the latest revision (Alembic)."""
-    database_ = database()
+    from offbatch.db.session import Database
+
+    # Not context.database(): that one migrates an embedded SQLite file as it opens it.
+    database_ = Database(settings().db_url, auto_migrate=False)
     before = database_.current_revision()
     database_.upgrade()
     click.echo(f"database at revision {database_.current_revision()} (was {before or 'empty'})")
