@@ -36,3 +36,15 @@ CONTRACT = "OFFBATCH_CONTRACT"
 # Variables whose values are secrets: redacted in every description, log and file.
 SECRET_VARIABLES = frozenset({IMPORT_TOKEN})
 REDACTED = "<redacted>"
+
+# Exit codes of a task (contract version 1), shared by every backend's retry policy.
+#
+# | code | meaning | retried? |
+# |---|---|---|
+# | ``0`` | the shard's output part is written | no (done) |
+# | ``EXIT_BAD_INPUT`` (3) | the input part is missing, corrupt or has the wrong schema | never: the same input fails again |
+# | any other non-zero | a transient or unknown failure (OOM, network, crash, preemption) | up to ``max_retry_count`` |
+EXIT_OK = 0
+EXIT_BAD_INPUT = 3
+# Exit codes that fail a task at once instead of burning its retries.
+NO_RETRY_EXIT_CODES = (EXIT_BAD_INPUT,)

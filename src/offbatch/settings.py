@@ -37,6 +37,9 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("OFFBATCH_GOOGLE_CREDENTIALS", "GOOGLE_CREDENTIALS"),
     )
     dataset: str | None = None
+    # host:port of an in-process fake of the Batch and Logging gRPC APIs (tests, demos), like
+    # STORAGE_EMULATOR_HOST for GCS: plaintext, no credentials. Never set in production.
+    google_batch_emulator_host: str | None = None
 
     @property
     def home_dir(self) -> Path:
