@@ -120,7 +120,7 @@ class BatchClient:
     def list_tasks(self, group: str) -> list[batch_v1.Task]:
         return _call(
             f"tasks of {group}",
-            lambda: list(self._service.list_tasks(parent=group, page_size=1000, timeout=CALL_TIMEOUT_S)),
+            lambda: list(self._service.list_tasks(request={"parent": group, "page_size": 1000}, timeout=CALL_TIMEOUT_S)),
         )
 
     def cancel_job(self, name: str) -> None:
