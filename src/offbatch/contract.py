@@ -37,14 +37,12 @@ CONTRACT = "OFFBATCH_CONTRACT"
 SECRET_VARIABLES = frozenset({IMPORT_TOKEN})
 REDACTED = "<redacted>"
 
-# Exit codes of a task (contract version 1), shared by every backend's retry policy.
-#
-# | code | meaning | retried? |
-# |---|---|---|
-# | ``0`` | the shard's output part is written | no (done) |
-# | ``EXIT_BAD_INPUT`` (3) | the input part is missing, corrupt or has the wrong schema | never: the same input fails again |
-# | any other non-zero | a transient or unknown failure (OOM, network, crash, preemption) | up to ``max_retry_count`` |
+# Exit codes a task may end with, and what backends do with them.
 EXIT_OK = 0
+# The task's input or environment is wrong: retrying cannot help, fail the task at once.
 EXIT_BAD_INPUT = 3
-# Exit codes that fail a task at once instead of burning its retries.
-NO_RETRY_EXIT_CODES = (EXIT_BAD_INPUT,)
+# Google Batch's exit code for a task whose VM was preempted (spot): retried without spending
+# a retry. The local backend reproduces it for tests of preemption.
+EXIT_PREEMPTED = 50001
+# Google Batch's exit code for a task killed at max_run_duration.
+EXIT_TIMEOUT = 50005

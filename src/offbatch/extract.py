@@ -31,8 +31,13 @@ class Extraction:
     seconds: float
 
 
-def open_dataset(con: duckdb.DuckDBPyConnection, dataset: str, required: tuple[str, ...]) -> None:
-    """Expose ``dataset`` (a Parquet file, glob or gs:// URL) as the view ``dataset``."""
+def open_dataset(
+    con: duckdb.DuckDBPyConnection, dataset: str, required: tuple[str, ...], *, exclude_codes: pa.Array | None = None
+) -> None:
+    """Expose ``dataset`` (a Parquet file, glob or gs:// URL) as the view ``dataset``.
+
+    Products whose code is in ``exclude_codes`` are left out (incremental launches).
+    """
     if dataset.startswith("gs://"):
         fs, _ = storage.filesystem(dataset)
         con.register_filesystem(fs)
@@ -48,20 +53,28 @@ def open_dataset(con: duckdb.DuckDBPyConnection, dataset: str, required: tuple[s
             f"dataset {dataset} lacks required columns: {', '.join(missing)}",
             hint="offbatch expects the Open Food Facts Parquet dump schema",
         )
+    if exclude_codes is not None and len(exclude_codes):
+        con.register("excluded_codes", pa.table({"code": exclude_codes.cast(pa.string())}))
+        rel = rel.join(con.table("excluded_codes"), "code", how="anti")
     rel.create_view("dataset")
 
 
 def select(
-    con: duckdb.DuckDBPyConnection, *, dataset: str, job_type: JobType, params: BaseModel
+    con: duckdb.DuckDBPyConnection,
+    *,
+    dataset: str,
+    job_type: JobType,
+    params: BaseModel,
+    exclude_codes: pa.Array | None = None,
 ) -> int:
     """Run the job type's extraction into the temp table ``selected``; return its row count."""
-    open_dataset(con, dataset, job_type.dataset_columns)
+    open_dataset(con, dataset, job_type.dataset_columns, exclude_codes=exclude_codes)
     sql, args = job_type.extraction_query(params)
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE selected AS {sql}", args)
     except duckdb.Error as e:
         raise DatasetError(f"extraction failed on {dataset}: {_first_line(e)}") from e
-    (rows,) = con.execute("SELECT count(*) FROM selected").fetchone()
+    ((rows,),) = con.execute("SELECT count(*) FROM selected").fetchall()
     return int(rows)
 
 
@@ -72,6 +85,7 @@ def extract(
     params: BaseModel,
     folder: JobFolder,
     task_count: int,
+    exclude_codes: pa.Array | None = None,
     memory_limit: str | None = None,
 ) -> Extraction:
     """Select the rows to process and write them as ``task_count`` input parts."""
@@ -80,12 +94,13 @@ def extract(
     try:
         if memory_limit:
             con.execute(f"SET memory_limit = '{_safe_memory_limit(memory_limit)}'")
-        rows = select(con, dataset=dataset, job_type=job_type, params=params)
+        rows = select(con, dataset=dataset, job_type=job_type, params=params, exclude_codes=exclude_codes)
         if rows == 0:
-            raise DatasetError(
-                f"the extraction selected no products from {dataset}",
-                hint="widen the filters (--param) or check the dataset",
-            )
+            hint = "widen the filters (--param) or check the dataset"
+            if exclude_codes is not None and len(exclude_codes):
+                hint = (f"{len(exclude_codes)} products already have predictions from this engine version and "
+                        "were skipped; pass --include-predicted to process them again")
+            raise DatasetError(f"the extraction selected no products from {dataset}", hint=hint)
         columns = ", ".join(f'"{name}"' for name in job_type.input_schema.names)
         shard_rows = []
         for index in range(task_count):

@@ -18,7 +18,8 @@ attempt of a task, whatever its cause (a non-zero exit, a Spot preemption ``5000
 rebooted VM ``50002``-``50004``/``50006``) uses one retry, and a retried task reruns on a fresh
 VM with ``BATCH_TASK_RETRY_ATTEMPT`` incremented. The lifecycle policy (Google supports one) is
 ``FAIL_TASK`` on the exit codes that cannot succeed on a rerun: the worker's bad-input code
-(``contract.EXIT_BAD_INPUT``) and Batch's "max run duration exceeded" ``50005`` (the same shard
+(``contract.EXIT_BAD_INPUT``, 3) and Batch's "max run duration exceeded"
+(``contract.EXIT_TIMEOUT``, 50005) (the same shard
 would time out again at the same price). Every other failure, preemption and VM errors included,
 is retried up to ``max_retry_count``.
 
@@ -44,12 +45,11 @@ if TYPE_CHECKING:
 
     from offbatch.backends.base import JobSpec
 
-# Batch's own exit code for a task that ran past max_run_duration.
-EXIT_MAX_RUN_DURATION = 50005
-# Batch's reserved exit codes for VM failures; all retried (listed for docs and the fake).
-EXIT_VM_PREEMPTED = 50001
-VM_ERROR_EXIT_CODES = (50001, 50002, 50003, 50004, 50006)
-NO_RETRY_EXIT_CODES = (*contract.NO_RETRY_EXIT_CODES, EXIT_MAX_RUN_DURATION)
+# Batch's reserved exit codes for VM failures (preempted, lost, rebooted, unresponsive,
+# recreated): all retried, each attempt spending one of max_retry_count.
+VM_ERROR_EXIT_CODES = (contract.EXIT_PREEMPTED, 50002, 50003, 50004, 50006)
+# Exit codes that fail a task at once: the same input or the same time limit fails again.
+NO_RETRY_EXIT_CODES = (contract.EXIT_BAD_INPUT, contract.EXIT_TIMEOUT)
 
 # Variables Batch sets on every task itself; sending them would conflict with its own.
 BATCH_SET_VARIABLES = frozenset({contract.TASK_INDEX, contract.TASK_COUNT})
