@@ -142,3 +142,10 @@ def test_importing_the_backend_does_not_load_the_google_sdk() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_submit_refuses_input_that_tasks_on_google_cannot_reach(tmp_path) -> None:
+    backend = GoogleBatchBackend(Settings(home=tmp_path, google_project="p"))
+    spec = make_spec(env={"OFFBATCH_INPUT_URL": "file:///home/me/.offbatch/storage/x/input"})
+    with pytest.raises(ConfigError, match="cannot reach"):
+        backend.submit(spec)

@@ -49,6 +49,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from offbatch import contract
 from offbatch.backends.base import Backend, JobSpec, JobState, JobStatus
 from offbatch.errors import BackendError, ConfigError, NotFoundError
 
@@ -139,6 +140,7 @@ class GoogleBatchBackend(Backend):
         from offbatch.backends.google_batch import request
 
         self.validate(spec.config)
+        self._check_reachable_storage(spec)
         project = self.project
         job = self.client.create_job(request=request.build_request(spec, project=project))
         return job.name or f"{request.parent(project, spec.config.location)}/jobs/{spec.job_id}"
@@ -186,6 +188,15 @@ class GoogleBatchBackend(Backend):
             finished=finished,
             interval_s=self._follow_interval_s if self._follow_interval_s is not None else FOLLOW_INTERVAL_S,
         )
+
+    def _check_reachable_storage(self, spec: JobSpec) -> None:
+        """Tasks run on Google's VMs: their input must be in GCS, not on this machine's disk."""
+        url = spec.env.get(contract.INPUT_URL, "")
+        if url and not url.startswith("gs://") and not self.settings.google_batch_emulator_host:
+            raise ConfigError(
+                f"the job's input is at {url}, which tasks on Google Cloud cannot reach",
+                hint="set OFFBATCH_STORAGE_URL=gs://BUCKET/prefix (docs/operations.md)",
+            )
 
     @staticmethod
     def _groups(job: Any) -> list[str]:
