@@ -14,10 +14,10 @@ from offbatch.extract import extract
 from offbatch.jobs import get_job_type
 from offbatch.launcher import worker_env
 from offbatch.storage import JobFolder
-from tests.fakes.google_batch_fixtures import *  # noqa: F403 - fake_batch, google_settings, google_backend
+from tests.fakes.google_batch_fixtures import *
 
 contract = pytest.importorskip("tests.backends.contract")
-from tests.conftest import SAMPLE  # noqa: E402
+from tests.conftest import SAMPLE
 
 JOB_TYPE = get_job_type("ingredients-spellcheck")
 _ids = itertools.count()

@@ -22,7 +22,7 @@ from collections import Counter
 from concurrent import futures
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Self
 
 import grpc
 from google.cloud import batch_v1
@@ -348,7 +348,7 @@ class FakeBatchServer:
             channel.close()
         self._server.stop(grace=None).wait()
 
-    def __enter__(self) -> FakeBatchServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -54,7 +54,7 @@ class FakeLogStore:
 
 def _matches(entry: LogEntry, field: str, op: str, value: str) -> bool:
     if field == "timestamp":
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(value)
         return entry.timestamp >= moment if op == ">=" else entry.timestamp > moment
     actual = entry.log_name if field == "logName" else entry.labels.get(field.removeprefix("labels."), "")
     return bool(re.search(value, actual)) if op == "=~" else actual == value

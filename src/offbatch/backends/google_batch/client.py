@@ -78,7 +78,9 @@ class BatchClient:
     def for_channel(cls, channel: Any) -> BatchClient:
         """A client over an existing gRPC channel (an insecure channel to a fake service)."""
         batch_v1 = import_batch()
-        from google.cloud.batch_v1.services.batch_service.transports import BatchServiceGrpcTransport
+        from google.cloud.batch_v1.services.batch_service.transports import (
+            BatchServiceGrpcTransport,
+        )
 
         return cls(batch_v1.BatchServiceClient(transport=BatchServiceGrpcTransport(channel=channel)))
 
