@@ -162,6 +162,7 @@ class JobConfig(BaseModel):
             max_run_seconds=self.max_run_duration,
             rows=rows,
             rows_per_second=self.rows_per_second,
+            startup_seconds=costs.startup_seconds(self.machine_type),
         )
 
 

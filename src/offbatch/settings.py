@@ -31,6 +31,9 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("OFFBATCH_BATCH_JOB_KEY", "BATCH_JOB_KEY")
     )
     api_url: str | None = None
+    # host:port of a fake of the Batch and Logging gRPC APIs (tests, demos), as STORAGE_EMULATOR_HOST
+    # is for GCS: plaintext, no credentials. Never set in production.
+    google_batch_emulator_host: str | None = None
     google_project: str | None = None
     google_credentials: SecretStr | None = Field(
         default=None,

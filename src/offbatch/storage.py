@@ -30,24 +30,26 @@ PART_TEMPLATE = "part-{index:05d}.parquet"
 def filesystem(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
     """The fsspec filesystem for ``url`` and the path inside it.
 
-    For ``gs://`` this is gcsfs (optional extra ``offbatch[gcp]``). ``STORAGE_EMULATOR_HOST``
-    points it at an emulator. gcsfs otherwise probes each bucket's type over TLS gRPC before
-    its first operation, which stalls for a minute against an emulator: the experimental
-    hierarchical-namespace support is switched off before gcsfs is imported.
+    For ``gs://`` this is gcsfs (optional extra ``offbatch[gcp]``); ``STORAGE_EMULATOR_HOST``
+    points it at an emulator. Recent gcsfs exports, by default, a class that first probes each
+    bucket's type (hierarchical namespace, zonal) over TLS gRPC, which stalls ~60 s per operation
+    against an emulator. offbatch's buckets are plain ones: the core ``gcsfs.core.GCSFileSystem``
+    is used directly, whatever the import order, and ``GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT`` is
+    switched off (unless set) for any other user of gcsfs in this process.
     """
     if url.startswith("gs://"):
         os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
         try:
-            import gcsfs
+            from gcsfs.core import GCSFileSystem
         except ModuleNotFoundError as e:
             raise StorageError(
                 "gs:// storage needs gcsfs", hint="install it with: pip install 'offbatch[gcp]'"
             ) from e
         emulator = os.environ.get("STORAGE_EMULATOR_HOST")
         if emulator:
-            fs = gcsfs.GCSFileSystem(endpoint_url=emulator, token="anon")
+            fs = GCSFileSystem(endpoint_url=emulator, token="anon")
         else:
-            fs = gcsfs.GCSFileSystem()
+            fs = GCSFileSystem()
         return fs, url.removeprefix("gs://")
     try:
         fs, path = fsspec.core.url_to_fs(url)
@@ -94,6 +96,8 @@ def part_url(folder_url: str, index: int) -> str:
 def exists(url: str) -> bool:
     fs, path = filesystem(url)
     try:
+        # Another process (a task, the service) may have written it since this process looked.
+        fs.invalidate_cache(path)
         return fs.exists(path)
     except OSError as e:
         raise StorageError(f"cannot reach {url}: {e}") from e
@@ -103,10 +107,18 @@ def exists(url: str) -> bool:
 def open_atomic(url: str) -> Iterator[BinaryIO]:
     """A writable file whose content appears at ``url`` only if the block completes.
 
-    It writes a temporary object beside the target and moves it into place (a rename on local
-    disks; on GCS the moved object appears whole). On error the temporary object is removed.
+    On GCS an object becomes visible only when its upload is finalized, so the file is written
+    in place with ``autocommit=False`` and finalized when the block completes; on error the
+    upload session is abandoned unfinalized (never visible; GCS expires it after a week). A
+    tmp + move would cost a server-side copy of the whole part, since gcsfs's ``mv`` is
+    copy + delete wherever the moveTo API is missing. Elsewhere (local disks) a temporary file
+    beside the target is renamed into place, and removed on error.
     """
     fs, path = filesystem(url)
+    if _is_gcs(fs):
+        with _open_gcs_atomic(fs, path, url) as f:
+            yield f
+        return
     parent, _, name = path.rpartition("/")
     tmp = f"{parent}/.tmp-{uuid.uuid4().hex}-{name}"
     try:
@@ -120,6 +132,31 @@ def open_atomic(url: str) -> Iterator[BinaryIO]:
     except BaseException:
         _discard(fs, tmp)
         raise
+
+
+def _is_gcs(fs: fsspec.AbstractFileSystem) -> bool:
+    protocol = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+    return "gs" in protocol or "gcs" in protocol
+
+
+@contextmanager
+def _open_gcs_atomic(fs: fsspec.AbstractFileSystem, path: str, url: str) -> Iterator[BinaryIO]:
+    try:
+        f = fs.open(path, "wb", autocommit=False)
+    except OSError as e:
+        raise StorageError(f"cannot write {url}: {e}") from e
+    try:
+        yield f
+        f.close()  # uploads all but the final chunk; nothing is visible yet
+        f.commit()  # finalizes the upload: the whole object appears at once
+    except BaseException as e:
+        # Abandon the unfinalized upload without sending its buffer (closing would upload it).
+        f.closed = True
+        if isinstance(e, OSError):
+            raise StorageError(f"cannot write {url}: {e}") from e
+        raise
+    finally:
+        fs.invalidate_cache(path)
 
 
 def _discard(fs: fsspec.AbstractFileSystem, path: str) -> None:
@@ -162,6 +199,7 @@ def list_parts(folder_url: str) -> list[str]:
     """URLs of the finished ``part-*.parquet`` objects under ``folder_url``, sorted."""
     fs, path = filesystem(folder_url)
     try:
+        fs.invalidate_cache(path)  # parts are written by other processes: never trust a cached listing
         names = fs.ls(path, detail=False) if fs.exists(path) else []
     except OSError as e:
         raise StorageError(f"cannot list {folder_url}: {e}") from e
