@@ -5,6 +5,10 @@ BIN := $(VENV)/bin
 
 .PHONY: demo test lock clean
 
+.DEFAULT_GOAL := demo
+
+include containers/images.mk
+
 $(VENV)/.core: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip

@@ -5,8 +5,6 @@ The same ``storage`` and ``extract`` code as ``file://``; only the URL changes.
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -19,34 +17,11 @@ from offbatch.jobs import get_job_type
 from offbatch.storage import JobFolder
 
 pytest.importorskip("gcsfs")
-emulator_server = pytest.importorskip("gcp_storage_emulator.server")
+pytest.importorskip("gcp_storage_emulator.server")
 
-BUCKET = "offbatch-test"
+from tests.fakes.gcs_fixtures import BUCKET, emulator, gs  # noqa: E402, F401 - fixtures
+
 SAMPLE = Path(storage.__file__).parent / "data" / "off-food-sample.parquet"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[str]:
-    port = _free_port()
-    server = emulator_server.create_server("127.0.0.1", port, in_memory=True, default_bucket=BUCKET)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def gs(emulator: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> str:
-    """A fresh ``gs://`` root per test, on the emulator."""
-    monkeypatch.setenv("STORAGE_EMULATOR_HOST", emulator)
-    return f"gs://{BUCKET}/{request.node.name.replace('[', '-').rstrip(']')}"
 
 
 def test_the_core_gcsfs_class_is_used_so_no_bucket_type_probe_can_stall(gs) -> None:

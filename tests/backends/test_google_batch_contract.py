@@ -14,10 +14,9 @@ from offbatch.extract import extract
 from offbatch.jobs import get_job_type
 from offbatch.launcher import worker_env
 from offbatch.storage import JobFolder
-from tests.fakes.google_batch_fixtures import *
-
-contract = pytest.importorskip("tests.backends.contract")
+from tests.backends.contract import BackendContract
 from tests.conftest import SAMPLE
+from tests.fakes.google_batch_fixtures import fake_batch, fake_batch_runner, google_backend, google_settings  # noqa: F401
 
 JOB_TYPE = get_job_type("ingredients-spellcheck")
 _ids = itertools.count()
@@ -52,5 +51,5 @@ def launch_spec(google_settings):
     return make
 
 
-class TestGoogleBatchBackendContract(contract.BackendContract):
+class TestGoogleBatchBackendContract(BackendContract):
     pass
