@@ -85,8 +85,24 @@ def test_dry_run_prints_the_plan_and_submits_nothing(env, home):
     assert plan["resources"]["task_count"] == 2
     assert plan["submitted"] is False
     assert not (home / "local-backend").exists()
-    key = (home / "batch_job_key").read_text().strip()
+    assert not (home / "storage").exists()
+
+
+def test_google_batch_dry_run_on_a_fresh_clone_prints_request_estimate_and_problems(env, home):
+    key = "k" * 40
+    env = {**env, "OFFBATCH_API_URL": "https://offbatch.example.org", "OFFBATCH_BATCH_JOB_KEY": key}
+    result = offbatch("launch", "ingredients-spellcheck", "--backend", "google-batch", "--dry-run", env=env)
+    plan = json.loads(result.stdout)
+    task_spec = plan["request"]["job"]["taskGroups"][0]["taskSpec"]
+    assert task_spec["runnables"][0]["container"]["imageUri"].endswith("ingredients-spellcheck:0.1.0")
+    assert task_spec["environment"]["variables"]["OFFBATCH_IMPORT_TOKEN"] == "<redacted>"
+    assert plan["cost_estimate"]["worst_case_usd"] == pytest.approx(17.94)
+    assert any("OFFBATCH_STORAGE_URL=gs://" in p for p in plan["problems"])
     assert key not in result.stdout + result.stderr
+    # The real launch refuses before extracting anything.
+    refused = offbatch("launch", "ingredients-spellcheck", "--backend", "google-batch", "--yes", env=env, check=False)
+    assert refused.returncode != 0 and "cannot reach" in refused.stderr
+    assert not (home / "storage").exists()
 
 
 def _free_port() -> int:

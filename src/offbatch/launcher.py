@@ -49,6 +49,8 @@ class LaunchPlan:
     storage_url: str
     request: dict[str, Any]
     shard_rows: list[int] = field(default_factory=list)
+    # What would stop the job (storage tasks cannot reach, a missing project...): a dry run lists them.
+    problems: list[str] = field(default_factory=list)
     submitted: bool = False
 
     def as_dict(self) -> dict[str, Any]:
@@ -65,6 +67,7 @@ class LaunchPlan:
             "resources": self.config.model_dump(mode="json"),
             "cost_estimate": self.estimate.as_dict(),
             "request": self.request,
+            "problems": self.problems,
             "submitted": self.submitted,
         }
 
@@ -90,7 +93,12 @@ def _unique_job_id(db: Database, job_type: str) -> str:
 
 
 def worker_env(*, settings: Settings, spec_config: JobConfig, job_type: JobType, job_id: str, folder: JobFolder,
-               key: bytes) -> dict[str, str]:
+               key: bytes | None) -> dict[str, str]:
+    """The worker contract's variables for ``job_id``.
+
+    With a webhook, the env carries a token for this job only, signed with ``key``; without a
+    key (a dry run) the token is a placeholder, so no real token is ever made for nothing.
+    """
     env = {
         contract.CONTRACT: contract.CONTRACT_VERSION,
         contract.JOB_ID: job_id,
@@ -107,7 +115,9 @@ def worker_env(*, settings: Settings, spec_config: JobConfig, job_type: JobType,
             max_run_duration=spec_config.max_run_duration, max_retry_count=spec_config.max_retry_count
         )
         env[contract.WEBHOOK_URL] = settings.webhook_url
-        env[contract.IMPORT_TOKEN] = auth.issue_token(key, job_id=job_id, expires_at=time.time() + lifetime)
+        env[contract.IMPORT_TOKEN] = (
+            auth.issue_token(key, job_id=job_id, expires_at=time.time() + lifetime) if key else contract.REDACTED
+        )
     return env
 
 
@@ -170,8 +180,8 @@ def launch(
 
     job_id = _unique_job_id(db, job_type.name)
     folder = JobFolder(settings.storage_root, job_type.name, job_id)
-    env = worker_env(settings=settings, spec_config=config, job_type=job_type, job_id=job_id, folder=folder,
-                     key=settings.job_key())
+    key = settings.job_key(backend=backend_name) if settings.webhook_url and not dry_run else None
+    env = worker_env(settings=settings, spec_config=config, job_type=job_type, job_id=job_id, folder=folder, key=key)
     spec = JobSpec(
         job_id=job_id,
         job_type=job_type.name,
@@ -191,7 +201,10 @@ def launch(
         estimate=config.cost_estimate(),
         storage_url=folder.url,
         request=backend.describe(spec),
+        problems=backend.preflight(spec),
     )
+    if plan.problems and not dry_run:
+        raise ConfigError(f"cannot launch on {backend_name!r}: {plan.problems[0]}", hint="see docs/operations.md")
     exclude = None if include_predicted else predicted_codes(db, job_type=job_type, engine=config.engine)
     if dry_run:
         con = duckdb.connect()
@@ -280,8 +293,8 @@ def resume(settings: Settings, db: Database, job_id: str) -> Job:
     config = parse_config(job.config, source=f"job {job_id}")
     job_type = get_job_type(job.job_type)
     folder = JobFolder(job.storage_url.rsplit("/", 2)[0], job_type.name, job_id)
-    env = worker_env(settings=settings, spec_config=config, job_type=job_type, job_id=job_id, folder=folder,
-                     key=settings.job_key())
+    key = settings.job_key(backend=job.backend) if settings.webhook_url else None
+    env = worker_env(settings=settings, spec_config=config, job_type=job_type, job_id=job_id, folder=folder, key=key)
     spec = JobSpec(job_id=job_id, job_type=job_type.name, config=config, env=env,
                    labels={"offbatch-job-id": job_id, "offbatch-job-type": job_type.name})
     backend.resume(job.backend_ref or job_id, spec)

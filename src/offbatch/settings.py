@@ -71,21 +71,22 @@ class Settings(BaseSettings):
             return None
         return self.api_url.rstrip("/") + "/api/v1/batch/import"
 
-    def job_key(self) -> bytes:
+    def job_key(self, *, backend: str | None = None) -> bytes:
         """The secret that signs job-scoped import tokens.
 
-        Locally (``local`` backend) a key is generated once into ``$OFFBATCH_HOME`` with mode
-        0600 when unset; any other backend requires ``OFFBATCH_BATCH_JOB_KEY``.
+        Locally (``local`` backend, the default, or ``backend``) a key is generated once into
+        ``$OFFBATCH_HOME`` with mode 0600 when unset; any other backend requires
+        ``OFFBATCH_BATCH_JOB_KEY``, so that the service verifying tokens shares it.
         """
+        backend = backend or self.backend
         if self.batch_job_key is not None:
             value = self.batch_job_key.get_secret_value()
             if len(value) < 16:
                 raise ConfigError("OFFBATCH_BATCH_JOB_KEY is too short: use at least 16 characters")
             return value.encode()
-        if self.backend != "local":
+        if backend != "local":
             raise ConfigError(
-                "OFFBATCH_BATCH_JOB_KEY is required with the "
-                f"{self.backend!r} backend",
+                f"OFFBATCH_BATCH_JOB_KEY is required with the {backend!r} backend",
                 hint="generate one with: python -c 'import secrets; print(secrets.token_hex(32))'",
             )
         path = self.home_dir / KEY_FILE_NAME

@@ -121,6 +121,11 @@ class Backend(ABC):
     def validate(self, config: JobConfig) -> None:  # noqa: B027 - optional hook
         """Backend-specific checks of a config (ConfigError naming the field)."""
 
+    def preflight(self, spec: JobSpec) -> list[str]:
+        """Problems that would make ``submit`` fail or the job unable to run (e.g. storage the
+        tasks cannot reach). ``launch`` refuses on them before extracting; ``--dry-run`` lists them."""
+        return []
+
     @abstractmethod
     def describe(self, spec: JobSpec) -> dict[str, Any]:
         """The request that ``submit`` would send, as JSON-able data, secrets redacted."""

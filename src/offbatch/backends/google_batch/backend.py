@@ -140,7 +140,9 @@ class GoogleBatchBackend(Backend):
         from offbatch.backends.google_batch import request
 
         self.validate(spec.config)
-        self._check_reachable_storage(spec)
+        problems = self.preflight(spec)
+        if problems:
+            raise ConfigError(problems[0], hint="see docs/operations.md")
         project = self.project
         job = self.client.create_job(request=request.build_request(spec, project=project))
         return job.name or f"{request.parent(project, spec.config.location)}/jobs/{spec.job_id}"
@@ -189,14 +191,18 @@ class GoogleBatchBackend(Backend):
             interval_s=self._follow_interval_s if self._follow_interval_s is not None else FOLLOW_INTERVAL_S,
         )
 
-    def _check_reachable_storage(self, spec: JobSpec) -> None:
-        """Tasks run on Google's VMs: their input must be in GCS, not on this machine's disk."""
+    def preflight(self, spec: JobSpec) -> list[str]:
+        """Tasks run on Google's VMs: their folders must be in GCS, and a project must be set."""
+        problems = []
         url = spec.env.get(contract.INPUT_URL, "")
         if url and not url.startswith("gs://") and not self.settings.google_batch_emulator_host:
-            raise ConfigError(
-                f"the job's input is at {url}, which tasks on Google Cloud cannot reach",
-                hint="set OFFBATCH_STORAGE_URL=gs://BUCKET/prefix (docs/operations.md)",
+            problems.append(
+                f"the job's input is at {url}, which tasks on Google Cloud cannot reach: "
+                "set OFFBATCH_STORAGE_URL=gs://BUCKET/prefix"
             )
+        if not self.settings.google_project:
+            problems.append("OFFBATCH_GOOGLE_PROJECT is not set: the Google Cloud project to run the job in")
+        return problems
 
     @staticmethod
     def _groups(job: Any) -> list[str]:
