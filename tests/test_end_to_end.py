@@ -153,3 +153,22 @@ def _up(url: str) -> bool:
         return httpx.get(url, timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_a_job_whose_tasks_fail_ends_failed_with_its_reason_and_imports_nothing(env, tmp_path):
+    # A local config asking for the vLLM engine, which this machine does not have.
+    config = tmp_path / "vllm-local.yaml"
+    config.write_text(
+        "location: local\ncpu_milli: 1000\nmemory_mib: 1024\nmax_retry_count: 2\nmax_run_duration: 5m\n"
+        "task_count: 2\nparallelism: 2\nmachine_type: local\nbudget_usd: 1\nengine: vllm\n"
+    )
+    result = offbatch("launch", "ingredients-spellcheck", "--config", str(config), "--wait", env=env, check=False)
+    assert result.returncode == 1
+    job_id = re.search(r"submitted (\S+) to local", result.stdout).group(1)
+    assert f"{job_id}: FAILED" in result.stdout and "bad input or environment" in result.stdout
+    status = json.loads(offbatch("status", job_id, "--json", env=env).stdout)
+    assert [t["attempts"] for t in status["tasks"]] == [1, 1]  # not retried: retrying cannot help
+    assert "engine 'vllm' needs the missing package" in offbatch("logs", job_id, "--task", "0", env=env).stdout
+    refused = offbatch("import", job_id, env=env, check=False)
+    assert refused.returncode != 0 and "is FAILED" in refused.stderr
+    assert status["import"] is None

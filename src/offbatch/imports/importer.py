@@ -30,6 +30,7 @@ from typing import Any
 
 from sqlalchemy import update
 
+from offbatch.backends import JobState
 from offbatch.db.models import ImportRun, Job
 from offbatch.db.session import Database
 from offbatch.errors import ConflictError, ImportFailed, OffbatchError
@@ -96,6 +97,12 @@ def run_import(
     if existing is not None and existing.state == ImportState.SUCCEEDED:
         return existing
     missing = reader.missing_parts(job)
+    if missing and job.state in (JobState.FAILED, JobState.CANCELLED):
+        raise ConflictError(
+            f"job {job_id} is {job.state} ({job.reason or 'no reason recorded'}): "
+            f"{job.task_count - len(missing)}/{job.task_count} output parts exist, nothing is imported",
+            hint=f"see offbatch logs {job_id}; rerun the unfinished shards with: offbatch resume {job_id}",
+        )
     if missing:
         raise ConflictError(
             f"job {job_id} is not ready to import: {job.task_count - len(missing)}/{job.task_count} output parts exist",

@@ -134,7 +134,8 @@ class Supervisor:
             if run.timed_out:
                 reason = f"task {run.index} exceeded max_run_duration ({self.max_run_duration:.0f}s)"
             elif exit_code == EXIT_BAD_INPUT:
-                reason = f"task {run.index} failed on bad input (exit {exit_code}); not retried"
+                reason = (f"task {run.index} failed on bad input or environment (exit {exit_code}; not retried): "
+                          f"see offbatch logs {self.dir.job_id} --task {run.index}")
             elif exit_code < 0:
                 reason = f"task {run.index} was killed by signal {-exit_code}"
             else:
