@@ -29,6 +29,9 @@ from offbatch.jobs import get_job_type
 from offbatch.settings import Settings, load_settings
 from offbatch.storage import JobFolder
 
+# Fakes of Google services, as fixtures for every test (gs:// emulator, Batch service).
+pytest_plugins = ["tests.fakes.gcs_fixtures", "tests.fakes.google_batch_fixtures"]
+
 PG_ENV = "OFFBATCH_TEST_DATABASE_URL"
 TABLES = "product_updates, insights, predictions, imports, jobs"
 TEST_KEY = "test-batch-job-key-0123456789abcdef"

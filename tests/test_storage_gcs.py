@@ -19,7 +19,6 @@ from offbatch.storage import JobFolder
 pytest.importorskip("gcsfs")
 pytest.importorskip("gcp_storage_emulator.server")
 
-from tests.fakes.gcs_fixtures import BUCKET, emulator, gs  # noqa: E402, F401 - fixtures
 
 SAMPLE = Path(storage.__file__).parent / "data" / "off-food-sample.parquet"
 

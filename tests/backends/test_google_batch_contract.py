@@ -16,7 +16,6 @@ from offbatch.launcher import worker_env
 from offbatch.storage import JobFolder
 from tests.backends.contract import BackendContract
 from tests.conftest import SAMPLE
-from tests.fakes.google_batch_fixtures import fake_batch, fake_batch_runner, google_backend, google_settings  # noqa: F401
 
 JOB_TYPE = get_job_type("ingredients-spellcheck")
 _ids = itertools.count()

@@ -1,6 +1,6 @@
 """Pytest fixtures for the ``google-batch`` backend against the fake Batch service.
 
-Import them into a conftest (``from tests.fakes.google_batch_fixtures import *``) to run a
+They are registered for every test by ``pytest_plugins`` in ``tests/conftest.py``, to run a
 suite, e.g. the backend contract suite, on Google Batch without Google:
 
 - ``fake_batch``: a started FakeBatchServer (tasks run through ``fake_batch_runner``);

@@ -6,8 +6,6 @@ import pytest
 
 from offbatch.backends.base import JobSpec
 from offbatch.config import JobConfig, parse_config
-from tests.fakes.google_batch_fixtures import *
-from tests.fakes.google_batch_fixtures import TEST_PROJECT  # noqa: F401
 
 # The shipped production config's fields, small enough for tests.
 BASE_CONFIG: dict[str, Any] = {

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from offbatch.backends.base import JobState, TaskState
-from offbatch.backends.local.state import JobDir, JobRecord, now_iso
+from offbatch.backends.local.state import JobDir, now_iso
 from offbatch.contract import EXIT_BAD_INPUT, EXIT_PREEMPTED, EXIT_TIMEOUT, TASK_COUNT, TASK_INDEX
 
 POLL_SECONDS = 0.1
