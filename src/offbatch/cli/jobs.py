@@ -83,17 +83,27 @@ def _wait_and_import(job_id: str, *, rows: int) -> None:
     job = tracking.get_job(db, job_id)
     backend = tracking.backend_for(settings, job)
     started = time.monotonic()
-    with click.progressbar(length=rows, label=f"{job_id}", show_pos=True, file=sys.stderr) as bar:
-        shown = 0
+    # A progress bar on a terminal; in a log (CI, cron), one line each time something changes.
+    bar = click.progressbar(length=rows, label=job_id, show_pos=True, file=sys.stderr) if sys.stderr.isatty() else None
+    shown, last_line = 0, ""
+    try:
         while True:
             job, status = tracking.refresh(settings, db, job_id, backend=backend)
             done = rows_done(job)
-            if done > shown:
+            if bar is not None:
                 bar.update(done - shown)
-                shown = done
+            else:
+                line = f"{status.state.value}: {done}/{rows} rows, tasks {status.task_counts()}"
+                if line != last_line:
+                    click.echo(line, err=True)
+                    last_line = line
+            shown = done
             if status.state.is_finished():
                 break
             time.sleep(POLL_SECONDS)
+    finally:
+        if bar is not None:
+            bar.render_finish()
     elapsed = time.monotonic() - started
     click.echo(f"{job_id}: {status.state.value} after {elapsed:.1f}s" + (f" ({status.reason})" if status.reason else ""))
     if status.state.value != "SUCCEEDED":
