@@ -163,3 +163,35 @@ def test_notify_gives_up_after_bounded_attempts(endpoint):
     delays = []
     assert notify(_task(endpoint), sleep=delays.append) is False
     assert len(Recorder.seen) == 5 and len(delays) == 4
+
+
+def test_a_shard_with_odd_rows_still_completes_and_imports_only_the_sound_ones(tmp_path, db, settings):
+    import pyarrow as pa
+
+    from offbatch.db.models import Job
+    from offbatch.imports import run_import
+
+    folder = JobFolder(settings.storage_root, JOB_TYPE.name, "ingredients-spellcheck-20261124-101010")
+    rows = [
+        {"code": "3000000000001", "lang": "fr", "text": "sucre, farine de blé", "fraction": 0.1, "popularity_key": 5},
+        {"code": "3000000000002", "lang": "fr", "text": None, "fraction": 0.1, "popularity_key": 4},
+        {"code": None, "lang": "fr", "text": "sel", "fraction": 0.1, "popularity_key": 3},
+        {"code": "3000000000004", "lang": None, "text": "soy lecthin", "fraction": 0.1, "popularity_key": 2},
+        {"code": "3000000000005", "lang": "en", "text": "x" * 300_000, "fraction": 0.1, "popularity_key": 1},
+    ]
+    part = Path(folder.input_part(0).removeprefix("file://"))
+    part.parent.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist(rows, schema=JOB_TYPE.input_schema), part)
+    assert main(task_env(folder)) == 0
+    out = read(folder.output_part(0))
+    assert out.num_rows == 5
+    assert out.column("correction").to_pylist()[1] is None  # no text, nothing corrected
+
+    with db.session() as s:
+        s.add(Job(id=folder.job_id, job_type=JOB_TYPE.name, backend="local", backend_ref=folder.job_id,
+                  state="SUCCEEDED", storage_url=folder.url, task_count=1, rows_selected=5, engine="cpu", config={}))
+    run = run_import(settings, db, folder.job_id)
+    assert run.rows_done == 5
+    assert run.rows_skipped == 1  # the row without a barcode
+    assert run.predictions_created == 4
+    assert run.insights_created == 0  # nothing here is a sound, changed correction with a language

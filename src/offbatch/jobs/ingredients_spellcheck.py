@@ -83,7 +83,9 @@ class IngredientsSpellcheck(JobType):
     def process(self, batch: pa.RecordBatch, engine: Engine) -> pa.RecordBatch:
         texts = batch.column("text").to_pylist()
         langs = batch.column("lang").to_pylist()
-        results = engine.correct([SpellcheckInput(text=t, lang=lang or "") for t, lang in zip(texts, langs)])
+        results = engine.correct(
+            [SpellcheckInput(text=t or "", lang=lang or "") for t, lang in zip(texts, langs, strict=True)]
+        )
         if len(results) != len(texts):
             raise RuntimeError(f"engine {engine.name} returned {len(results)} results for {len(texts)} inputs")
         n = len(texts)
@@ -92,7 +94,9 @@ class IngredientsSpellcheck(JobType):
                 batch.column("code"),
                 batch.column("lang"),
                 batch.column("text"),
-                pa.array([r.correction for r in results], pa.string()),
+                # A row without text has nothing to correct: its correction stays null.
+                pa.array([None if t is None else r.correction for t, r in zip(texts, results, strict=True)],
+                         pa.string()),
                 pa.array([r.truncated for r in results], pa.bool_()),
                 pa.array([engine.name] * n, pa.string()),
                 pa.array([engine.version] * n, pa.string()),
