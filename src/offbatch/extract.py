@@ -93,6 +93,7 @@ def extract(
     con = duckdb.connect()
     try:
         if memory_limit:
+            # SET takes no bound parameter; the value is checked against a strict pattern first.
             con.execute(f"SET memory_limit = '{_safe_memory_limit(memory_limit)}'")
         rows = select(con, dataset=dataset, job_type=job_type, params=params, exclude_codes=exclude_codes)
         if rows == 0:

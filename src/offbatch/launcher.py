@@ -217,7 +217,7 @@ def launch(
 
     extraction: Extraction = extract(
         dataset=dataset, job_type=job_type, params=extraction_params, folder=folder, task_count=config.task_count,
-        exclude_codes=exclude,
+        exclude_codes=exclude, memory_limit=settings.duckdb_memory_limit,
     )
     plan.rows, plan.shard_rows = extraction.rows, extraction.shard_rows
     plan.estimate = config.cost_estimate(rows=plan.rows)

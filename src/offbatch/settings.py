@@ -10,7 +10,7 @@ import os
 import secrets
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from offbatch.errors import ConfigError
@@ -40,6 +40,8 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("OFFBATCH_GOOGLE_CREDENTIALS", "GOOGLE_CREDENTIALS"),
     )
     dataset: str | None = None
+    # Cap on DuckDB's memory during extraction (e.g. '400MB'); DuckDB spills to disk beyond it.
+    duckdb_memory_limit: str | None = Field(default=None, pattern=r"^\d+(\.\d+)?(KB|MB|GB|KiB|MiB|GiB)$")
     # Bearer token that lets a reviewer annotate insights through the API; unset = read-only API.
     annotation_token: SecretStr | None = None
 
@@ -101,4 +103,10 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Build settings from the environment (and .env), with explicit overrides on top."""
     clean = {k: v for k, v in overrides.items() if v is not None}
-    return Settings(**clean)
+    try:
+        return Settings(**clean)
+    except ValidationError as e:
+        problems = "; ".join(
+            f"OFFBATCH_{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in e.errors()
+        )
+        raise ConfigError(f"invalid settings: {problems}") from None
