@@ -82,7 +82,7 @@
     var s = response.status;
     var said = detail ? ": " + detail + (hint ? " (" + hint + ")" : "") : "";
     if (s === 401) return "Not authorised (401)" + said + ". Paste the annotation token at the top of the page.";
-    if (s === 403) return "Refused (403)" + said + ". Use this server's OFFBATCH_ANNOTATION_TOKEN.";
+    if (s === 403) return "Refused (403)" + said + (hint ? "." : ". Check the token: it must be this server's OFFBATCH_ANNOTATION_TOKEN.");
     if (s === 409) return "Already annotated (409): someone reviewed this insight meanwhile; their decision is shown.";
     if (s === 404) return "Not found (404)" + said + ".";
     if (s === 413 || s === 422) return "The server refused the request (" + s + ")" + said + ".";
@@ -101,7 +101,18 @@
   }
 
   function when(iso) {
-    return iso ? String(iso).replace("T", " ").slice(0, 16) : "";
+    // The server stores UTC (naive on SQLite, with an offset on PostgreSQL).
+    return iso ? String(iso).replace("T", " ").slice(0, 16) + " UTC" : "";
+  }
+
+  /* Long texts scroll inside their box: bring the first changed word into view in each. */
+  function revealChanges(root) {
+    root.querySelectorAll(".text").forEach(function (box) {
+      var mark = box.querySelector("del, ins");
+      if (mark && box.scrollHeight > box.clientHeight) {
+        box.scrollTop = Math.max(0, mark.offsetTop - box.clientHeight / 3);  // .text is the offsetParent
+      }
+    });
   }
 
   function decision(insight) {
@@ -176,7 +187,7 @@
                               diffText(window.offbatchDiff.diffWords(original, area.value).correction, "ins"));
       save.disabled = !area.value.trim();
     }
-    area.addEventListener("input", refresh);
+    area.addEventListener("input", function () { refresh(); revealChanges(preview); });
     refresh();
     var box = el("div", { className: "editor", hidden: true }, area, preview, el("div", { className: "actions" }, save, cancel));
     save.addEventListener("click", function () {
@@ -229,6 +240,7 @@
 
   function swap(card, replacement) {
     card.replaceWith(replacement);
+    revealChanges(replacement);
     replacement.focus({ preventScroll: true });
   }
 
@@ -259,6 +271,7 @@
       var page = await r.json();
       if (seq !== loadSeq) return;
       list.replaceChildren.apply(list, page.insights.map(function (i) { return renderInsight(i); }));
+      revealChanges(list);
       var pages = Math.max(1, Math.ceil(page.count / page.page_size));
       var what = (state.status === "all" ? "" : state.status + " ") + (page.count === 1 ? "insight" : "insights");
       $("summary").textContent = page.count === 0 ? "No " + what + " match these filters." : page.count + " " + what + ".";
