@@ -1,4 +1,5 @@
-"""The FastAPI application: routes, the one error handler, the body limit, the background importer.
+"""The FastAPI application: routes, the review page, the one error handler, the body limit, the
+background importer.
 
 ``create_app(settings, db)`` builds everything from its arguments (nothing at import time). With
 ``background=True`` (``offbatch serve``) a thread claims and runs queued imports, woken at once
@@ -13,11 +14,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from offbatch import __version__
 from offbatch.api.deps import MAX_BODY_BYTES
-from offbatch.api.routes import batch, insights
+from offbatch.api.routes import batch, insights, review
 from offbatch.db.session import Database
 from offbatch.errors import OffbatchError
 from offbatch.imports.loop import import_loop
@@ -72,6 +74,8 @@ def create_app(
     app.state.stop, app.state.wake = threading.Event(), threading.Event()
     app.include_router(batch.router)
     app.include_router(insights.router)
+    app.include_router(review.router)
+    app.mount("/static", StaticFiles(directory=review.STATIC_DIR), name="static")
     app.add_middleware(ContentLengthLimit, limit=MAX_BODY_BYTES)
 
     @app.exception_handler(OffbatchError)
