@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lock clean
+.PHONY: demo test lock bench clean
 
 .DEFAULT_GOAL := demo
 
@@ -28,6 +28,14 @@ demo: $(VENV)/.core
 ## Run the test suite (SQLite always; PostgreSQL too when OFFBATCH_TEST_DATABASE_URL is set).
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest
+
+## Run the CPU-side benchmarks (figures in docs/performance.md); the 1M-row ones take minutes.
+bench: $(VENV)/.dev
+	$(BIN)/python bench/cli_startup.py
+	$(BIN)/python bench/overhead.py
+	$(BIN)/python bench/extraction.py
+	$(BIN)/python bench/local_job.py
+	$(BIN)/python bench/import.py
 
 ## Re-pin the lock files from pyproject.toml (needs the network to PyPI).
 lock:
