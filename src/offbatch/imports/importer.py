@@ -34,7 +34,7 @@ from offbatch.db.models import ImportRun, Job
 from offbatch.db.session import Database
 from offbatch.errors import ConflictError, ImportFailed, OffbatchError
 from offbatch.imports import reader, writer
-from offbatch.imports.insights import NewPrediction, derive_insights
+from offbatch.imports.insights import NewPrediction, derive_insights, derive_insights_sql
 from offbatch.imports.queue import (
     STALE_AFTER,
     ImportState,
@@ -221,6 +221,7 @@ class Prepared:
     records: list[PredictionRecord]
     texts: list[str]  # each record's data as JSON
     rows: list[tuple[Any, ...]]  # writer.COLUMNS values
+    candidates: list[tuple[str, str]]  # (barcode, value_tag) of the actionable records
     skipped: int
     now: datetime
 
@@ -235,7 +236,8 @@ def _prepare(job: Job, job_type: JobType, chunk: reader.Chunk, dialect: str) -> 
         (job.id, r.barcode, ptype, r.value_tag, text, r.predictor, r.predictor_version, stamp)
         for r, text in zip(records, texts)
     ]
-    return Prepared(chunk, records, texts, rows, skipped, now)
+    candidates = [(r.barcode, r.value_tag) for r in records if r.actionable and r.value_tag]
+    return Prepared(chunk, records, texts, rows, candidates, skipped, now)
 
 
 _DONE = object()
@@ -324,13 +326,22 @@ def _write_chunk(
     ptype = job_type.prediction_type
     t = ImportRun.__table__
     with db.engine.begin() as conn:
-        inserted = writer.insert_predictions(conn, rows)
-        by_key = {(r.barcode, r.value_tag): (r, text) for r, text in zip(records, texts)}
-        new_predictions = [NewPrediction(pid, *by_key[(barcode, tag)]) for pid, barcode, tag in inserted]
-        created, updated = derive_insights(
-            conn, job_id=job.id, job_created_at=job.created_at, prediction_type=ptype,
-            predictions=new_predictions, now=now,
-        )
+        if conn.dialect.name == "postgresql":
+            copied = writer.copy_predictions(conn, rows)
+            inserted = copied.count
+            created, updated = derive_insights_sql(
+                conn, job_id=job.id, job_created_at=job.created_at, prediction_type=ptype,
+                keys=[key for key in prepared.candidates if copied.inserted(key)], now=now,
+            )
+        else:
+            new_rows = writer.insert_predictions(conn, rows)
+            by_key = {(r.barcode, r.value_tag): (r, text) for r, text in zip(records, texts)}
+            new_predictions = [NewPrediction(pid, *by_key[(barcode, tag)]) for pid, barcode, tag in new_rows]
+            created, updated = derive_insights(
+                conn, job_id=job.id, job_created_at=job.created_at, prediction_type=ptype,
+                predictions=new_predictions, now=now,
+            )
+            inserted = len(new_rows)
         fenced = conn.execute(
             update(ImportRun)
             .where(
@@ -341,8 +352,8 @@ def _write_chunk(
             .values(
                 parts_done=new["parts_done"],
                 rows_done=new["rows_done"],
-                rows_skipped=t.c.rows_skipped + skipped + (len(records) - len(inserted)),
-                predictions_created=t.c.predictions_created + len(inserted),
+                rows_skipped=t.c.rows_skipped + skipped + (len(records) - inserted),
+                predictions_created=t.c.predictions_created + inserted,
                 insights_created=t.c.insights_created + created,
                 insights_updated=t.c.insights_updated + updated,
                 claimed_at=now,
