@@ -62,21 +62,6 @@ def _aware(value: datetime | None) -> datetime | None:
 
 def _existing(conn: Connection, prediction_type: str, barcodes: list[str]) -> list[tuple[Any, ...]]:
     """(id, barcode, value_tag, annotation, data, job created_at) of the insights of these products."""
-    if conn.dialect.name == "postgresql":
-        # Unprepared, so the array is planned as a constant (hashed lookups). psycopg prepares a
-        # statement after 5 runs, and the generic plan of a prepared ANY/IN compares each row
-        # with every barcode: the import went quadratic.
-        cursor = conn.connection.driver_connection.cursor()
-        try:
-            cursor.execute(
-                "SELECT i.id, i.barcode, i.value_tag, i.annotation, i.data, j.created_at FROM insights i "
-                "LEFT JOIN jobs j ON j.id = i.job_id WHERE i.type = %s AND i.barcode = ANY(%s)",
-                (prediction_type, barcodes),
-                prepare=False,
-            )
-            return cursor.fetchall()
-        finally:
-            cursor.close()
     query = (
         select(Insight.id, Insight.barcode, Insight.value_tag, Insight.annotation, Insight.data, Job.created_at)
         .outerjoin(Job, Job.id == Insight.job_id)
@@ -94,7 +79,7 @@ def derive_insights(
     predictions: list[NewPrediction],
     now: datetime,
 ) -> tuple[int, int]:
-    """Create or update insights for ``predictions``; return (created, updated)."""
+    """SQLite: create or update insights for ``predictions``; return (created, updated)."""
     candidates = {
         (p.record.barcode, p.record.value_tag): p
         for p in predictions
@@ -217,8 +202,9 @@ def derive_insights_sql(
         # The estimated cost of the probes passes jit_above_cost once the tables grow: compiling
         # took 17 ms of a 37 ms statement, at every chunk. For this transaction only.
         cursor.execute("SET LOCAL jit = off")
-        # Unprepared, like _existing: psycopg prepares a statement after 5 runs, and a generic plan
-        # has made the import quadratic before; planning this costs well under a millisecond.
+        # Unprepared: psycopg prepares a statement after 5 runs, and the generic plan of an earlier
+        # lookup (barcode = ANY($1)) scanned every insight per barcode: the import went quadratic.
+        # Planning this costs well under a millisecond.
         cursor.execute(
             _DERIVE_SQL,
             {
