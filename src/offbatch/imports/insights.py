@@ -131,16 +131,18 @@ def derive_insights(
 
 # derive_insights_sql. ``cand``: the chunk's new actionable predictions, each with its open insight
 # (rule 1) and whether an annotated insight judged the same subject (rule 2: data->'original', else
-# the whole data). Every lookup is pinned to an index probe per candidate, whatever the statistics
-# say: on a fresh database (no statistics yet) the planner, left free, joined every insight with
-# every candidate (1.4 s a chunk after 30,000 rows, and growing). Hence a LATERAL ... OFFSET 0
-# (not flattened into a join), scalar subqueries (never hashed, unlike EXISTS), the insights'
-# ids as an array for the update; and conditions the planner cannot serve from the type index or
-# uq_insights_open, which would read every insight of the type: IS NOT DISTINCT FROM (not
-# indexable) and ``(annotation IS NULL) IS TRUE`` (does not match the partial index's predicate).
+# the whole data). Every CTE sees the snapshot taken before the statement, so ``new`` does not see
+# ``upd``'s rows: a key is updated, left alone or created, never two of them.
+#
+# Every lookup is pinned to a probe by barcode (or by id), whatever the statistics say. Left free,
+# the planner read every row of the job or of the type for each candidate: statistics never
+# know the job being imported (its predictions "are" ~1 row), and a fresh database has none
+# (every insight of the type "is" ~1 row); 1.4 s and then 110 ms a chunk, growing with the
+# import. Hence: a LATERAL ... OFFSET 0 and scalar subqueries (kept per candidate, never turned
+# into joins or hashed), the insights' ids as an array for the update, and conditions the planner
+# cannot serve from an index on the job, the type or uq_insights_open's predicate: IS NOT DISTINCT
+# FROM (not indexable; the same as = for these non-null values) and ``(annotation IS NULL) IS TRUE``.
 # The update rechecks that the insight is still open: someone may have annotated it meanwhile.
-# Every CTE sees the snapshot taken before the statement, so ``new`` does not see ``upd``'s rows:
-# a key is updated, left alone or created, never two of them.
 _DERIVE_SQL = """
 WITH cand AS MATERIALIZED (
     SELECT p.id, p.barcode, p.value_tag, p.data, p.predictor, p.predictor_version,
@@ -156,7 +158,8 @@ WITH cand AS MATERIALIZED (
     FROM unnest(%(barcodes)s::text[], %(value_tags)s::text[]) AS k (barcode, value_tag)
     CROSS JOIN LATERAL (
         SELECT * FROM predictions p
-        WHERE p.job_id = %(job_id)s AND p.barcode = k.barcode AND p.type = %(type)s AND p.value_tag = k.value_tag
+        WHERE p.barcode = k.barcode AND p.job_id IS NOT DISTINCT FROM %(job_id)s
+          AND p.type IS NOT DISTINCT FROM %(type)s AND p.value_tag = k.value_tag
         OFFSET 0
     ) p
 ), upd AS (
