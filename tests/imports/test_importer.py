@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, text, update
 
 from offbatch.db.models import ImportRun, Insight, Prediction
 from offbatch.errors import ConflictError, ImportFailed
 from offbatch.imports import ImportState, enqueue_import, run_import
 from offbatch.imports.importer import MAX_TEXT_CHARS
 from offbatch.jobs import get_job_type
-from tests.conftest import output_row
+from tests.conftest import output_row, wait_for
 
 SCHEMA = get_job_type("ingredients-spellcheck").output_schema
 
@@ -95,6 +96,38 @@ def test_older_job_imported_late_does_not_overwrite_newer_insight(db, settings, 
     assert run.insights_updated == 0 and run.predictions_created == 1
     (insight,) = insights(db)
     assert insight.predictor_version == "new"
+
+
+def _sessions_waiting_on_a_lock(db) -> int:
+    with db.engine.connect() as conn:  # its own transaction: pg_stat_activity is a snapshot per transaction
+        return conn.execute(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )).scalar()
+
+
+def test_an_open_insight_created_meanwhile_by_another_import_is_updated_not_duplicated(db, settings, make_job):
+    # Another import's transaction holds a new open insight for the same key, uncommitted, while
+    # ours writes its chunk: ours waits on uq_insights_open, fails when the other commits,
+    # retries the chunk and then updates that insight (SQLite: ours waits for the write lock).
+    now = datetime.now(UTC)
+    other = make_job([[fix("1", version="other")]], created_at=now - timedelta(hours=1))
+    ours = make_job([[fix("1", version="ours")]], created_at=now)
+    result: dict[str, ImportRun] = {}
+    with db.engine.connect() as conn:
+        tx = conn.begin()
+        conn.execute(insert(Insight).values(
+            barcode="1", type="ingredient_spellcheck", value_tag="fr", data={"original": "lait, sucer"},
+            predictor="cpu", predictor_version="other", job_id=other.id,
+        ))
+        importer = threading.Thread(target=lambda: result.update(run=run_import(settings, db, ours.id)))
+        importer.start()
+        if db.engine.dialect.name == "postgresql":
+            wait_for(lambda: _sessions_waiting_on_a_lock(db), what="the import to wait for the other insight")
+        tx.commit()
+    importer.join(timeout=60)
+    assert (result["run"].insights_created, result["run"].insights_updated) == (0, 1)
+    (insight,) = insights(db)
+    assert insight.annotation is None and insight.job_id == ours.id and insight.predictor_version == "ours"
 
 
 def _annotate(db, insight_id: int, annotation: int = 1) -> None:

@@ -28,14 +28,14 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import Connection, update
 
 from offbatch.backends import JobState
 from offbatch.db.models import ImportRun, Job
 from offbatch.db.session import Database
 from offbatch.errors import ConflictError, ImportFailed, OffbatchError
 from offbatch.imports import reader, writer
-from offbatch.imports.insights import NewPrediction, derive_insights
+from offbatch.imports.insights import NewPrediction, derive_insights, derive_insights_sql
 from offbatch.imports.queue import (
     STALE_AFTER,
     ImportState,
@@ -200,24 +200,29 @@ def _import_parts(
     progress = {"parts_done": run.parts_done, "rows_done": run.rows_done}
     chunks = reader.iter_chunks(parts, job_type, start_part=start_part, start_row=start_row, chunk_size=chunk_rows)
     dialect = db.engine.dialect.name
-    for prepared in _prefetch(_prepare(job, job_type, chunk, dialect) for chunk in chunks):
-        chunk = prepared.chunk
-        part_done = chunk.part_rows_done >= parts[chunk.part].rows
-        new_progress = {
-            "parts_done": chunk.part + 1 if part_done else chunk.part,
-            "rows_done": progress["rows_done"] + chunk.batch.num_rows,
-        }
-        for attempt in range(CHUNK_ATTEMPTS):
-            try:
-                _write_chunk(db, run.id, job, job_type, prepared, worker_id=worker_id, expect=progress, new=new_progress)
-                break
-            except writer.INTEGRITY_ERRORS:
-                # Another import created the same open insight meanwhile: redo the chunk.
-                if attempt == CHUNK_ATTEMPTS - 1:
-                    raise
-        progress = new_progress
-        if on_chunk is not None:
-            on_chunk(get_run(db, run.id))
+    # One connection for the whole import, one transaction per chunk: a checkout per chunk cost a
+    # round trip (the pool's ping on PostgreSQL) each time.
+    with db.engine.connect() as conn:
+        for prepared in _prefetch(_prepare(job, job_type, chunk, dialect) for chunk in chunks):
+            chunk = prepared.chunk
+            part_done = chunk.part_rows_done >= parts[chunk.part].rows
+            new_progress = {
+                "parts_done": chunk.part + 1 if part_done else chunk.part,
+                "rows_done": progress["rows_done"] + chunk.batch.num_rows,
+            }
+            for attempt in range(CHUNK_ATTEMPTS):
+                try:
+                    _write_chunk(
+                        conn, run.id, job, job_type, prepared, worker_id=worker_id, expect=progress, new=new_progress
+                    )
+                    break
+                except writer.INTEGRITY_ERRORS:
+                    # Another import created the same open insight meanwhile: redo the chunk.
+                    if attempt == CHUNK_ATTEMPTS - 1:
+                        raise
+            progress = new_progress
+            if on_chunk is not None:
+                on_chunk(get_run(db, run.id))
 
 
 @dataclass
@@ -225,11 +230,15 @@ class Prepared:
     """A chunk turned into rows to write, ready before its turn comes."""
 
     chunk: reader.Chunk
-    records: list[PredictionRecord]
-    texts: list[str]  # each record's data as JSON
-    rows: list[tuple[Any, ...]]  # writer.COLUMNS values
+    rows: list[tuple[Any, ...]]  # writer.COLUMNS values, one per storable prediction
     skipped: int
     now: datetime
+    # What the insight rules need: on SQLite the records and their data as JSON, for
+    # derive_insights; on PostgreSQL only the actionable (barcode, value_tag), for
+    # derive_insights_sql (the records are dropped early: fewer objects for the GC to walk).
+    records: list[PredictionRecord]
+    texts: list[str]
+    candidates: list[tuple[str, str]]
 
 
 def _prepare(job: Job, job_type: JobType, chunk: reader.Chunk, dialect: str) -> Prepared:
@@ -242,7 +251,10 @@ def _prepare(job: Job, job_type: JobType, chunk: reader.Chunk, dialect: str) -> 
         (job.id, r.barcode, ptype, r.value_tag, text, r.predictor, r.predictor_version, stamp)
         for r, text in zip(records, texts)
     ]
-    return Prepared(chunk, records, texts, rows, skipped, now)
+    if dialect == "postgresql":
+        candidates = [(r.barcode, r.value_tag) for r in records if r.actionable and r.value_tag]
+        return Prepared(chunk, rows, skipped, now, records=[], texts=[], candidates=candidates)
+    return Prepared(chunk, rows, skipped, now, records=records, texts=texts, candidates=[])
 
 
 _DONE = object()
@@ -324,20 +336,31 @@ def _clip(record: PredictionRecord) -> PredictionRecord:
 
 
 def _write_chunk(
-    db: Database, run_id: int, job: Job, job_type: JobType, prepared: Prepared, *,
+    conn: Connection, run_id: int, job: Job, job_type: JobType, prepared: Prepared, *,
     worker_id: str, expect: dict[str, int], new: dict[str, int],
 ) -> None:
     records, texts, rows, skipped, now = prepared.records, prepared.texts, prepared.rows, prepared.skipped, prepared.now
     ptype = job_type.prediction_type
     t = ImportRun.__table__
-    with db.engine.begin() as conn:
-        inserted = writer.insert_predictions(conn, rows)
-        by_key = {(r.barcode, r.value_tag): (r, text) for r, text in zip(records, texts)}
-        new_predictions = [NewPrediction(pid, *by_key[(barcode, tag)]) for pid, barcode, tag in inserted]
-        created, updated = derive_insights(
-            conn, job_id=job.id, job_created_at=job.created_at, prediction_type=ptype,
-            predictions=new_predictions, now=now,
-        )
+    # An explicit transaction: the COPY goes through the driver connection, unseen by SQLAlchemy,
+    # which would otherwise have nothing to commit (docs/performance.md).
+    with conn.begin():
+        if conn.dialect.name == "postgresql":
+            copied = writer.copy_predictions(conn, rows)
+            inserted = copied.count
+            created, updated = derive_insights_sql(
+                conn, job_id=job.id, job_created_at=job.created_at, prediction_type=ptype,
+                keys=[key for key in prepared.candidates if copied.inserted(key)], now=now,
+            )
+        else:
+            new_rows = writer.insert_predictions(conn, rows)
+            by_key = {(r.barcode, r.value_tag): (r, text) for r, text in zip(records, texts)}
+            new_predictions = [NewPrediction(pid, *by_key[(barcode, tag)]) for pid, barcode, tag in new_rows]
+            created, updated = derive_insights(
+                conn, job_id=job.id, job_created_at=job.created_at, prediction_type=ptype,
+                predictions=new_predictions, now=now,
+            )
+            inserted = len(new_rows)
         fenced = conn.execute(
             update(ImportRun)
             .where(
@@ -348,8 +371,8 @@ def _write_chunk(
             .values(
                 parts_done=new["parts_done"],
                 rows_done=new["rows_done"],
-                rows_skipped=t.c.rows_skipped + skipped + (len(records) - len(inserted)),
-                predictions_created=t.c.predictions_created + len(inserted),
+                rows_skipped=t.c.rows_skipped + skipped + (len(rows) - inserted),
+                predictions_created=t.c.predictions_created + inserted,
                 insights_created=t.c.insights_created + created,
                 insights_updated=t.c.insights_updated + updated,
                 claimed_at=now,

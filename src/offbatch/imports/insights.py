@@ -15,10 +15,16 @@ Annotated insights are never modified. Non-actionable predictions (no change, tr
 clipped text) and predictions without a value_tag never touch insights. The partial unique index
 ``uq_insights_open`` guarantees one open insight per key even when two imports race; the loser's
 chunk fails with an IntegrityError and is retried by the importer, then sees the winner's row.
+
+The rules are written twice, and the same tests run both: in Python for SQLite
+(``derive_insights``, from the rows just inserted) and in SQL for PostgreSQL
+(``derive_insights_sql``, one statement from the stored predictions), where the per-row Python
+work of the first was most of the import's cost (docs/performance.md).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -56,21 +62,6 @@ def _aware(value: datetime | None) -> datetime | None:
 
 def _existing(conn: Connection, prediction_type: str, barcodes: list[str]) -> list[tuple[Any, ...]]:
     """(id, barcode, value_tag, annotation, data, job created_at) of the insights of these products."""
-    if conn.dialect.name == "postgresql":
-        # Unprepared, so the array is planned as a constant (hashed lookups). psycopg prepares a
-        # statement after 5 runs, and the generic plan of a prepared ANY/IN compares each row
-        # with every barcode: the import went quadratic.
-        cursor = conn.connection.driver_connection.cursor()
-        try:
-            cursor.execute(
-                "SELECT i.id, i.barcode, i.value_tag, i.annotation, i.data, j.created_at FROM insights i "
-                "LEFT JOIN jobs j ON j.id = i.job_id WHERE i.type = %s AND i.barcode = ANY(%s)",
-                (prediction_type, barcodes),
-                prepare=False,
-            )
-            return cursor.fetchall()
-        finally:
-            cursor.close()
     query = (
         select(Insight.id, Insight.barcode, Insight.value_tag, Insight.annotation, Insight.data, Job.created_at)
         .outerjoin(Job, Job.id == Insight.job_id)
@@ -88,7 +79,7 @@ def derive_insights(
     predictions: list[NewPrediction],
     now: datetime,
 ) -> tuple[int, int]:
-    """Create or update insights for ``predictions``; return (created, updated)."""
+    """SQLite: create or update insights for ``predictions``; return (created, updated)."""
     candidates = {
         (p.record.barcode, p.record.value_tag): p
         for p in predictions
@@ -136,3 +127,96 @@ def derive_insights(
         )
         updated = conn.execute(stmt, updates).rowcount
     return len(inserts), updated
+
+
+# derive_insights_sql. ``cand``: the chunk's new actionable predictions, each with its open insight
+# (rule 1) and whether an annotated insight judged the same subject (rule 2: data->'original', else
+# the whole data). Every CTE sees the snapshot taken before the statement, so ``new`` does not see
+# ``upd``'s rows: a key is updated, left alone or created, never two of them.
+#
+# Every lookup is pinned to a probe by barcode (or by id), whatever the statistics say. Left free,
+# the planner read every row of the job or of the type for each candidate: statistics never
+# know the job being imported (its predictions "are" ~1 row), and a fresh database has none
+# (every insight of the type "is" ~1 row); 1.4 s and then 110 ms a chunk, growing with the
+# import. Hence: a LATERAL ... OFFSET 0 and scalar subqueries (kept per candidate, never turned
+# into joins or hashed), the insights' ids as an array for the update, and conditions the planner
+# cannot serve from an index on the job, the type or uq_insights_open's predicate: IS NOT DISTINCT
+# FROM (not indexable; the same as = for these non-null values) and ``(annotation IS NULL) IS TRUE``.
+# The update rechecks that the insight is still open: someone may have annotated it meanwhile.
+_DERIVE_SQL = """
+WITH cand AS MATERIALIZED (
+    SELECT p.id, p.barcode, p.value_tag, p.data, p.predictor, p.predictor_version,
+           (SELECT i.id FROM insights i
+            WHERE i.barcode = p.barcode AND i.type IS NOT DISTINCT FROM %(type)s AND i.value_tag = p.value_tag
+              AND i.annotation IS NULL) AS open_id,
+           coalesce((SELECT true FROM insights i
+                     WHERE i.barcode = p.barcode AND i.type IS NOT DISTINCT FROM %(type)s
+                       AND i.value_tag IS NOT DISTINCT FROM p.value_tag AND i.annotation IS NOT NULL
+                       AND coalesce(i.data::jsonb -> 'original', i.data::jsonb)
+                           = coalesce(p.data::jsonb -> 'original', p.data::jsonb)
+                     LIMIT 1), false) AS judged
+    FROM unnest(%(barcodes)s::text[], %(value_tags)s::text[]) AS k (barcode, value_tag)
+    CROSS JOIN LATERAL (
+        SELECT * FROM predictions p
+        WHERE p.barcode = k.barcode AND p.job_id IS NOT DISTINCT FROM %(job_id)s
+          AND p.type IS NOT DISTINCT FROM %(type)s AND p.value_tag = k.value_tag
+        OFFSET 0
+    ) p
+), upd AS (
+    UPDATE insights i
+    SET data = c.data, predictor = c.predictor, predictor_version = c.predictor_version,
+        prediction_id = c.id, job_id = %(job_id)s, updated_at = %(now)s
+    FROM cand c
+    WHERE i.id = ANY (ARRAY(SELECT open_id FROM cand WHERE open_id IS NOT NULL)) AND i.id = c.open_id
+      AND (i.annotation IS NULL) IS TRUE
+      AND NOT EXISTS (SELECT FROM jobs j WHERE j.id = i.job_id AND j.created_at > %(job_created_at)s)
+    RETURNING 1
+), new AS (
+    INSERT INTO insights (barcode, type, value_tag, data, predictor, predictor_version, prediction_id, job_id,
+                          created_at, updated_at)
+    SELECT c.barcode, %(type)s, c.value_tag, c.data, c.predictor, c.predictor_version, c.id, %(job_id)s,
+           %(now)s, %(now)s
+    FROM cand c
+    WHERE c.open_id IS NULL AND NOT c.judged
+    ORDER BY c.id
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM new), (SELECT count(*) FROM upd)
+"""
+
+
+def derive_insights_sql(
+    conn: Connection,
+    *,
+    job_id: str,
+    job_created_at: datetime,
+    prediction_type: str,
+    keys: Sequence[tuple[str, str]],
+    now: datetime,
+) -> tuple[int, int]:
+    """PostgreSQL: create or update insights for this job's predictions ``keys`` (barcode,
+    value_tag), which the caller inserted in this transaction and found actionable; return
+    (created, updated). A concurrent import creating the same open insight makes it fail on
+    ``uq_insights_open`` (the importer retries the chunk)."""
+    if not keys:
+        return 0, 0
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        # The estimated cost of the probes passes jit_above_cost once the tables grow: compiling
+        # took 17 ms of a 37 ms statement, at every chunk. For this transaction only.
+        cursor.execute("SET LOCAL jit = off")
+        # Unprepared: psycopg prepares a statement after 5 runs, and the generic plan of an earlier
+        # lookup (barcode = ANY($1)) scanned every insight per barcode: the import went quadratic.
+        # Planning this costs well under a millisecond.
+        cursor.execute(
+            _DERIVE_SQL,
+            {
+                "barcodes": [b for b, _ in keys], "value_tags": [t for _, t in keys], "job_id": job_id,
+                "type": prediction_type, "now": now, "job_created_at": job_created_at,
+            },
+            prepare=False,
+        )
+        created, updated = cursor.fetchone()
+    finally:
+        cursor.close()
+    return created, updated

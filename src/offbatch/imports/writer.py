@@ -1,20 +1,20 @@
 """Bulk writes of predictions, the fastest way each database offers (see docs/performance.md).
 
-Both paths return the rows actually inserted, as ``(id, barcode, value_tag)``; a row whose
-(job, barcode, type, value_tag) already exists is skipped, not an error.
+A row whose (job, barcode, type, value_tag) already exists is skipped, not an error.
 
-- SQLite: the driver's ``executemany`` of ``INSERT ... ON CONFLICT DO NOTHING``, then the new
-  rows are read back by id (the job's rows above the chunk's starting maximum id: a job is
-  imported by one claim holder at a time).
-- PostgreSQL: ids are drawn from the sequence in one round trip and the rows go in with
-  ``COPY`` under a savepoint; if the chunk collides with an existing row (duplicate barcodes in
-  one output), the savepoint is rolled back and the chunk goes through a temporary table and
-  ``INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING`` instead.
+- SQLite (``insert_predictions``): the driver's ``executemany`` of ``INSERT ... ON CONFLICT DO
+  NOTHING``, then the new rows are read back by id (the job's rows above the chunk's starting
+  maximum id: a job is imported by one claim holder at a time), for ``insights.derive_insights``.
+- PostgreSQL (``copy_predictions``): ``COPY`` under a savepoint; nothing comes back per row, the
+  insights are derived in SQL from the stored rows (``insights.derive_insights_sql``). If the
+  chunk collides with an existing row, the savepoint is rolled back and the chunk goes through
+  a temporary table and ``INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING`` instead.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +24,18 @@ from sqlalchemy import Connection
 COLUMNS = ("job_id", "barcode", "type", "value_tag", "data", "predictor", "predictor_version", "created_at")
 
 Inserted = tuple[int, str, str | None]
+Key = tuple[str, str | None]  # (barcode, value_tag): unique in a job's predictions of one type
+
+
+@dataclass(frozen=True)
+class Copied:
+    """What ``copy_predictions`` inserted: ``count`` rows, those of ``keys`` (None: every row)."""
+
+    count: int
+    keys: frozenset[Key] | None
+
+    def inserted(self, key: Key) -> bool:
+        return self.keys is None or key in self.keys
 
 
 def _integrity_errors() -> tuple[type[Exception], ...]:
@@ -42,11 +54,10 @@ INTEGRITY_ERRORS = _integrity_errors()
 
 
 def insert_predictions(conn: Connection, rows: list[tuple[Any, ...]]) -> list[Inserted]:
-    """Insert rows of ``COLUMNS`` values (data as JSON text, created_at from ``timestamp``)."""
+    """SQLite: insert rows of ``COLUMNS`` values (data as JSON text, created_at from ``timestamp``);
+    return the rows inserted as ``(id, barcode, value_tag)``."""
     if not rows:
         return []
-    if conn.dialect.name == "postgresql":
-        return _insert_postgresql(conn, rows)
     return _insert_sqlite(conn, rows)
 
 
@@ -97,25 +108,34 @@ def _insert_sqlite(conn: Connection, rows: list[tuple[Any, ...]]) -> list[Insert
         cursor.close()
 
 
-def _insert_postgresql(conn: Connection, rows: list[tuple[Any, ...]]) -> list[Inserted]:
+def copy_predictions(conn: Connection, rows: list[tuple[Any, ...]]) -> Copied:
+    """PostgreSQL: insert rows of ``COLUMNS`` values (data as JSON text), skipping existing ones.
+
+    The rows go in with one ``COPY`` under a savepoint, the way the bare insert of
+    bench/import.py does: no ids or rows come back to Python. If the chunk collides with a row the
+    job already has (duplicate barcodes across an output's chunks), the savepoint is rolled back
+    and the chunk goes through a temporary table and ``INSERT ... SELECT ... ON CONFLICT DO
+    NOTHING``, which reports the keys it inserted.
+    """
     import psycopg
 
+    if not rows:
+        return Copied(0, frozenset())
     raw = conn.connection.driver_connection
     cols = ", ".join(COLUMNS)
     with raw.cursor() as cur:
-        cur.execute(
-            "SELECT nextval(pg_get_serial_sequence('predictions', 'id')) FROM generate_series(1, %s)",
-            (len(rows),),
-        )
-        ids = [r[0] for r in cur.fetchall()]
+        # A savepoint in SQL, not psycopg's ``transaction()``: as the chunk's first statement,
+        # that would open and commit a transaction of its own, outside the chunk's.
+        cur.execute("SAVEPOINT offbatch_copy")
         try:
-            with raw.transaction():  # a savepoint inside the chunk's transaction
-                with cur.copy(f"COPY predictions (id, {cols}) FROM STDIN") as copy:
-                    for i, values in enumerate(rows):
-                        copy.write_row((ids[i], *values))
-            return [(ids[i], r[1], r[3]) for i, r in enumerate(rows)]
+            with cur.copy(f"COPY predictions ({cols}) FROM STDIN") as copy:
+                for values in rows:
+                    copy.write_row(values)
         except psycopg.errors.UniqueViolation:
-            pass
+            cur.execute("ROLLBACK TO SAVEPOINT offbatch_copy")
+        else:
+            cur.execute("RELEASE SAVEPOINT offbatch_copy")
+            return Copied(len(rows), None)
         cur.execute(
             "CREATE TEMP TABLE IF NOT EXISTS offbatch_stage_predictions "
             "(LIKE predictions INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
@@ -127,6 +147,7 @@ def _insert_postgresql(conn: Connection, rows: list[tuple[Any, ...]]) -> list[In
         # ORDER BY keeps the output's order, so the first of two duplicates wins.
         cur.execute(
             f"INSERT INTO predictions ({cols}) SELECT {cols} FROM offbatch_stage_predictions "
-            "ORDER BY id ON CONFLICT DO NOTHING RETURNING id, barcode, value_tag"
+            "ORDER BY id ON CONFLICT DO NOTHING RETURNING barcode, value_tag"
         )
-        return [tuple(r) for r in cur.fetchall()]
+        keys = frozenset((barcode, tag) for barcode, tag in cur.fetchall())
+        return Copied(len(keys), keys)

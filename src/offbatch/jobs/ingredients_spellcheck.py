@@ -105,18 +105,17 @@ class IngredientsSpellcheck(JobType):
         )
 
     def predictions(self, batch: pa.RecordBatch) -> Iterator[PredictionRecord]:
-        for row in batch.to_pylist():
-            original, correction = row["original"], row["correction"]
+        # Column by column: a dict per row (batch.to_pylist) was a visible part of the import.
+        columns = batch.to_pydict()
+        for code, lang, original, correction, truncated, engine, version in zip(
+            columns["code"], columns["lang"], columns["original"], columns["correction"], columns["truncated"],
+            columns["engine"], columns["engine_version"],
+        ):
             yield PredictionRecord(
-                barcode=row["code"],
-                value_tag=row["lang"],
-                data={
-                    "original": original,
-                    "correction": correction,
-                    "lang": row["lang"],
-                    "truncated": bool(row["truncated"]),
-                },
-                predictor=row["engine"],
-                predictor_version=row["engine_version"],
-                actionable=correction != original and not row["truncated"],
+                barcode=code,
+                value_tag=lang,
+                data={"original": original, "correction": correction, "lang": lang, "truncated": bool(truncated)},
+                predictor=engine,
+                predictor_version=version,
+                actionable=correction != original and not truncated,
             )
