@@ -69,22 +69,17 @@ def timestamp(dialect: str, value: datetime) -> Any:
 
 
 def bulk_insert(conn: Connection, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
-    """Insert ready values (JSON as text, see ``timestamp``) the fastest way: COPY on PostgreSQL,
-    the driver's executemany on SQLite.
+    """Insert ready values (JSON as text, see ``timestamp``) with the driver's executemany.
 
-    It skips SQLAlchemy's per-row type processing, the largest cost of a bulk write; values
-    stay bound parameters, and the table and column names are ours. A unique violation raises
-    the driver's IntegrityError (see ``INTEGRITY_ERRORS``).
+    Used by SQLite's Python insight path (PostgreSQL derives insights in one SQL statement).
+    It skips SQLAlchemy's per-row type processing, the largest cost of a bulk write; values stay
+    bound parameters, and the table and column names are ours. A unique violation raises the
+    driver's IntegrityError (see ``INTEGRITY_ERRORS``).
     """
     cursor = conn.connection.driver_connection.cursor()
     try:
-        if conn.dialect.name == "postgresql":
-            with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            marks = ", ".join("?" * len(columns))
-            cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+        marks = ", ".join("?" * len(columns))
+        cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
     finally:
         cursor.close()
 
