@@ -205,3 +205,11 @@ def test_secrets_reach_tasks_but_no_file_and_the_key_never_reaches_tasks(backend
     for path in (home_settings.home_dir / "local-backend").rglob("*"):
         if path.is_file():
             assert secret not in path.read_text(errors="replace"), path
+
+
+def test_follow_streams_logs_until_the_job_ends(backend, record_dir):
+    ref = backend.submit(make_spec("job-follow", record_dir, mode="slow", task_count=2, parallelism=1))
+    lines = list(backend.logs(ref, follow=True))  # returns by itself once the job has finished
+    assert backend.status(ref).state == JobState.SUCCEEDED
+    assert any(line.startswith("[task 0]") and "mode slow" in line for line in lines)
+    assert any(line.startswith("[task 1]") and "exit code 0" in line for line in lines)

@@ -42,6 +42,10 @@ def job_lines(job: Job, status: JobStatus | None, imported: dict | None) -> list
         )
     else:
         lines.append("import:     not yet")
+    if status and status.events:
+        lines.append("")
+        lines.append("events:")
+        lines += [f"  {when(e.time)}  {e.description}" for e in status.events[-5:]]
     if status and status.tasks:
         rows = [
             [str(t.index), t.state.value, str(t.attempts), "-" if t.exit_code is None else str(t.exit_code),
