@@ -41,7 +41,7 @@ PROGRAM = textwrap.dedent(
     if mode == "hang" or (mode == "hang-first" and attempt == 0):
         time.sleep(600)
     if mode == "slow":
-        time.sleep(0.5)
+        time.sleep(1.0)
     with open(os.path.join(out, f"end-{index}-{attempt}"), "w") as f:
         f.write(str(time.time()))
     """
