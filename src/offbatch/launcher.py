@@ -215,10 +215,15 @@ def launch(
         plan.estimate = config.cost_estimate(rows=plan.rows)
         return plan
 
-    extraction: Extraction = extract(
-        dataset=dataset, job_type=job_type, params=extraction_params, folder=folder, task_count=config.task_count,
-        exclude_codes=exclude, memory_limit=settings.duckdb_memory_limit,
-    )
+    try:
+        extraction: Extraction = extract(
+            dataset=dataset, job_type=job_type, params=extraction_params, folder=folder,
+            task_count=config.task_count, exclude_codes=exclude, memory_limit=settings.duckdb_memory_limit,
+        )
+    except BaseException:
+        # Nothing refers to a half-written input folder yet: leave no trace of the launch.
+        storage.remove(folder.url, recursive=True)
+        raise
     plan.rows, plan.shard_rows = extraction.rows, extraction.shard_rows
     plan.estimate = config.cost_estimate(rows=plan.rows)
     if confirm is not None and not confirm(plan):
