@@ -105,20 +105,14 @@ def test_google_batch_dry_run_on_a_fresh_clone_prints_request_estimate_and_probl
     assert not (home / "storage").exists()
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_tasks_notify_offbatch_serve_which_imports_once(env, home):
     import httpx
 
     from tests.conftest import wait_for
 
-    port = _free_port()
+    from tests.fakes.gcs_fixtures import free_port
+
+    port = free_port()
     env = {**env, "OFFBATCH_API_URL": f"http://127.0.0.1:{port}"}
     offbatch("db", "upgrade", env=env)
     server = subprocess.Popen([sys.executable, "-m", "offbatch", "serve", "--port", str(port)], env=env,

@@ -133,6 +133,18 @@ def predicted_codes(db: Database, *, job_type: JobType, engine: str) -> pa.Array
     return pa.array(codes, pa.string())
 
 
+def job_spec(
+    settings: Settings, *, config: JobConfig, job_type: JobType, folder: JobFolder, backend_name: str,
+    mint_token: bool = True,
+) -> JobSpec:
+    """The JobSpec of the job in ``folder``; ``mint_token=False`` (a dry run) makes no real token."""
+    key = settings.job_key(backend=backend_name) if settings.webhook_url and mint_token else None
+    env = worker_env(settings=settings, spec_config=config, job_type=job_type, job_id=folder.job_id, folder=folder,
+                     key=key)
+    return JobSpec(job_id=folder.job_id, job_type=job_type.name, config=config, env=env,
+                   labels={"offbatch-job-id": folder.job_id, "offbatch-job-type": job_type.name})
+
+
 def _params(job_type: JobType, *, limit: int | None, params: dict[str, Any]) -> Any:
     values = dict(params)
     if limit is not None:
@@ -180,15 +192,8 @@ def launch(
 
     job_id = _unique_job_id(db, job_type.name)
     folder = JobFolder(settings.storage_root, job_type.name, job_id)
-    key = settings.job_key(backend=backend_name) if settings.webhook_url and not dry_run else None
-    env = worker_env(settings=settings, spec_config=config, job_type=job_type, job_id=job_id, folder=folder, key=key)
-    spec = JobSpec(
-        job_id=job_id,
-        job_type=job_type.name,
-        config=config,
-        env=env,
-        labels={"offbatch-job-id": job_id, "offbatch-job-type": job_type.name},
-    )
+    spec = job_spec(settings, config=config, job_type=job_type, folder=folder, backend_name=backend_name,
+                    mint_token=not dry_run)
     plan = LaunchPlan(
         job_id=job_id,
         job_type=job_type.name,
@@ -286,9 +291,8 @@ def _job_json(plan: LaunchPlan, spec: JobSpec, extraction: Extraction) -> dict[s
 def resume(settings: Settings, db: Database, job_id: str) -> Job:
     """Run a finished-but-unsuccessful job's unfinished shards again, with a fresh token."""
     from offbatch.config import parse_config
-    from offbatch.tracking import get_job, refresh
+    from offbatch.tracking import refresh
 
-    job = get_job(db, job_id)
     job, status = refresh(settings, db, job_id)
     if status.state == JobState.SUCCEEDED:
         raise BackendError(f"job {job_id} already succeeded: nothing to resume")
@@ -298,10 +302,7 @@ def resume(settings: Settings, db: Database, job_id: str) -> Job:
     config = parse_config(job.config, source=f"job {job_id}")
     job_type = get_job_type(job.job_type)
     folder = JobFolder(job.storage_url.rsplit("/", 2)[0], job_type.name, job_id)
-    key = settings.job_key(backend=job.backend) if settings.webhook_url else None
-    env = worker_env(settings=settings, spec_config=config, job_type=job_type, job_id=job_id, folder=folder, key=key)
-    spec = JobSpec(job_id=job_id, job_type=job_type.name, config=config, env=env,
-                   labels={"offbatch-job-id": job_id, "offbatch-job-type": job_type.name})
+    spec = job_spec(settings, config=config, job_type=job_type, folder=folder, backend_name=job.backend)
     backend.resume(job.backend_ref or job_id, spec)
     with db.session() as s:
         row = s.get(Job, job_id)

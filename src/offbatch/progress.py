@@ -19,16 +19,11 @@ def rows_done(job: Job) -> int:
     chunk_size = int(job.config.get("chunk_size", 256))
     finished = {p.rsplit("/", 1)[-1] for p in storage.list_parts(output_url)}
     done = 0
-    fs, path = storage.filesystem(f"{output_url}/_chunks")
     for index in range(job.task_count):
         total = shard_rows(job.rows_selected, job.task_count, index)
         if storage.PART_TEMPLATE.format(index=index) in finished:
             done += total
             continue
-        chunk_dir = f"{path}/part-{index:05d}"
-        try:
-            chunks = [n for n in fs.ls(chunk_dir, detail=False) if n.endswith(".parquet")] if fs.exists(chunk_dir) else []
-        except OSError:
-            chunks = []
+        chunks = storage.list_parquet(storage.chunks_url(output_url, index), prefix="chunk-")
         done += min(len(chunks) * chunk_size, total)
     return done

@@ -83,14 +83,19 @@ class JobFolder:
         return f"{self.url}/job.json"
 
     def input_part(self, index: int) -> str:
-        return f"{self.input_url}/{PART_TEMPLATE.format(index=index)}"
+        return part_url(self.input_url, index)
 
     def output_part(self, index: int) -> str:
-        return f"{self.output_url}/{PART_TEMPLATE.format(index=index)}"
+        return part_url(self.output_url, index)
 
 
 def part_url(folder_url: str, index: int) -> str:
     return f"{folder_url.rstrip('/')}/{PART_TEMPLATE.format(index=index)}"
+
+
+def chunks_url(output_url: str, index: int) -> str:
+    """Where task ``index`` keeps its finished chunks until its output part is written."""
+    return f"{output_url.rstrip('/')}/_chunks/part-{index:05d}"
 
 
 def exists(url: str) -> bool:
@@ -197,16 +202,24 @@ def read_json(url: str) -> dict[str, Any]:
 
 def list_parts(folder_url: str) -> list[str]:
     """URLs of the finished ``part-*.parquet`` objects under ``folder_url``, sorted."""
+    return list_parquet(folder_url, prefix="part-")
+
+
+def list_parquet(folder_url: str, *, prefix: str) -> list[str]:
+    """URLs of the ``{prefix}*.parquet`` objects directly under ``folder_url``, sorted.
+
+    Temporary objects of atomic writes (``.tmp-*``) never match: what is listed is finished.
+    """
     fs, path = filesystem(folder_url)
     try:
-        fs.invalidate_cache(path)  # parts are written by other processes: never trust a cached listing
+        fs.invalidate_cache(path)  # written by other processes: never trust a cached listing
         names = fs.ls(path, detail=False) if fs.exists(path) else []
     except OSError as e:
         raise StorageError(f"cannot list {folder_url}: {e}") from e
     out = []
     for name in names:
         base = name.rstrip("/").rsplit("/", 1)[-1]
-        if base.startswith("part-") and base.endswith(".parquet"):
+        if base.startswith(prefix) and base.endswith(".parquet"):
             out.append(f"{folder_url.rstrip('/')}/{base}")
     return sorted(out)
 

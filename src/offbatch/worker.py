@@ -86,7 +86,7 @@ class TaskEnv:
 
     @property
     def chunks_url(self) -> str:
-        return f"{self.output_url}/_chunks/part-{self.index:05d}"
+        return storage.chunks_url(self.output_url, self.index)
 
     def chunk_url(self, n: int) -> str:
         return f"{self.chunks_url}/chunk-{n:06d}.parquet"
@@ -113,12 +113,14 @@ def run(task: TaskEnv) -> dict[str, float | int]:
     engine = load_engine(task.engine)
     counters: dict[str, float | int] = {"rows": 0, "chunks_done": 0, "chunks_skipped": 0, "engine_seconds": 0.0}
     chunk_urls = []
+    # Chunks an earlier attempt finished, listed once (not one existence check per chunk).
+    finished = set(storage.list_parquet(task.chunks_url, prefix="chunk-"))
     try:
         batches = source.iter_batches(batch_size=task.chunk_size, columns=job_type.input_schema.names)
         for n, batch in enumerate(batches):
             url = task.chunk_url(n)
             chunk_urls.append(url)
-            if storage.exists(url):  # done by an earlier attempt
+            if url in finished:  # done by an earlier attempt
                 counters["chunks_skipped"] += 1
                 continue
             started = time.perf_counter()
@@ -145,7 +147,7 @@ def run(task: TaskEnv) -> dict[str, float | int]:
 
     rows = write_parquet_atomic(task.output_part, chunks(), job_type.output_schema)
     storage.remove(task.chunks_url, recursive=True)
-    storage.remove_empty_dir(f"{task.output_url}/_chunks")
+    storage.remove_empty_dir(task.chunks_url.rsplit("/", 1)[0])  # the shared _chunks folder
     log.info("wrote %s (%d rows)", task.output_part, rows)
     counters["rows_total"] = rows
     return counters

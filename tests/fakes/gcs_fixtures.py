@@ -11,7 +11,8 @@ from gcp_storage_emulator import server as emulator_server
 BUCKET = "offbatch-test"
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -19,7 +20,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     server = emulator_server.create_server("127.0.0.1", port, in_memory=True, default_bucket=BUCKET)
     server.start()
     try:
