@@ -32,14 +32,13 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from measure import ensure_dump, vm_hwm_mib
 
-from offbatch.backends.base import JobSpec
 from offbatch.backends.local.backend import LocalBackend
 from offbatch.backends.local.state import JobDir
 from offbatch.config import load_config
 from offbatch.engines import load_engine
 from offbatch.extract import extract
 from offbatch.jobs import get_job_type
-from offbatch.launcher import worker_env
+from offbatch.launcher import job_spec
 from offbatch.settings import load_settings
 from offbatch.storage import JobFolder
 
@@ -99,9 +98,7 @@ def main() -> None:
     extraction = extract(dataset=dump, job_type=job_type, params=job_type.Params(limit=args.rows), folder=folder,
                          task_count=config.task_count)
     extract_rss = vm_hwm_mib()
-    env = worker_env(settings=settings, spec_config=config, job_type=job_type, job_id=job_id, folder=folder,
-                     key=settings.job_key())
-    spec = JobSpec(job_id=job_id, job_type=job_type.name, config=config, env=env, labels={})
+    spec = job_spec(settings, config=config, job_type=job_type, folder=folder, backend_name="local")
     backend = LocalBackend(settings, task_command=[sys.executable, str(Path(__file__).with_name("rss_task.py"))])
     submitted = time.perf_counter()
     backend.submit(spec)
