@@ -22,7 +22,6 @@ def test_every_config_field_reaches_the_request() -> None:
     spec = make_spec(
         image_streaming=True,
         provisioning_model="spot",
-        accelerator_count=2,
         max_retry_count=3,
         max_run_duration="2h",
         task_count=4,
@@ -78,7 +77,7 @@ def test_every_config_field_reaches_the_request() -> None:
                         "policy": {
                             "machineType": "g2-standard-8",
                             "provisioningModel": "SPOT",
-                            "accelerators": [{"type": "nvidia-l4", "count": "2"}],
+                            "accelerators": [{"type": "nvidia-l4", "count": "1"}],
                         },
                         "installGpuDrivers": True,
                     }
