@@ -1,8 +1,10 @@
 """The ``google-batch`` backend: jobs on Google Cloud Batch, one task group per job.
 
 A job is ``projects/{project}/locations/{location}/jobs/{job_id}`` with ``job_id`` the spine's
-job id; ``submit`` returns that full name, and every other call takes it (or a bare job id with
-the location unknown: then ``locations/-``, every location, is searched). The request is built by
+job id; ``submit`` returns that full name, and every other call takes it, or a bare job id: that
+is looked up first with GetJob in its own location (where this backend submitted it, else the
+region of its job type's shipped config), and only if absent there among the jobs of every
+location (``locations/-``). The request is built by
 ``request.py``; Google's API is reached only through ``client.py`` (and ``logs.py`` for Cloud
 Logging), which import the SDK lazily and translate its errors.
 
@@ -86,6 +88,7 @@ class GoogleBatchBackend(Backend):
         self._client = client
         self._log_reader = log_reader
         self._follow_interval_s = follow_interval_s
+        self._submitted: dict[str, str] = {}  # job id -> location, of jobs submitted by this instance
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -113,11 +116,36 @@ class GoogleBatchBackend(Backend):
             return ref
         if "/" in ref or not ref:
             raise ConfigError(f"not a Google Batch job name or id: {ref!r}")
-        # A bare id: find its location among the project's jobs.
+        from offbatch.backends.google_batch.request import parent
+
+        # A bare id: one GetJob where it should be, before listing every location's jobs.
+        for location in self._home_locations(ref):
+            name = f"{parent(self.project, location)}/jobs/{ref}"
+            try:
+                self.client.get_job(name)
+            except NotFoundError:
+                continue
+            return name
         for job in self.client.list_jobs(f"projects/{self.project}/locations/{ANY_LOCATION}"):
             if job.name.rsplit("/", 1)[-1] == ref:
                 return job.name
         raise NotFoundError(f"job {ref!r} not found on Google Batch in project {self.project!r}")
+
+    def _home_locations(self, job_id: str) -> list[str]:
+        """Where ``job_id`` should be: where it was submitted from here, its job type's region."""
+        from offbatch.config import load_config
+        from offbatch.jobs import get_job_type, job_type_names
+
+        locations = [self._submitted[job_id]] if job_id in self._submitted else []
+        for name in job_type_names():
+            if job_id.startswith(f"{name}-"):
+                try:
+                    location = load_config(get_job_type(name).config_path(self.name)).location
+                except ConfigError:
+                    continue
+                if location not in locations:
+                    locations.append(location)
+        return locations
 
     # -- contract ---------------------------------------------------------------------------
 
@@ -145,6 +173,7 @@ class GoogleBatchBackend(Backend):
             raise ConfigError(problems[0], hint="see docs/operations.md")
         project = self.project
         job = self.client.create_job(request=request.build_request(spec, project=project))
+        self._submitted[spec.job_id] = spec.config.location
         return job.name or f"{request.parent(project, spec.config.location)}/jobs/{spec.job_id}"
 
     def status(self, ref: str) -> JobStatus:
@@ -189,6 +218,7 @@ class GoogleBatchBackend(Backend):
             follow=follow,
             finished=finished,
             interval_s=self._follow_interval_s if self._follow_interval_s is not None else FOLLOW_INTERVAL_S,
+            since=status.created_at(job),
         )
 
     def preflight(self, spec: JobSpec) -> list[str]:
