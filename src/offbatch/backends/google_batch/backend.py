@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from offbatch import contract
 from offbatch.backends.base import Backend, JobSpec, JobState, JobStatus
-from offbatch.errors import BackendError, ConfigError, NotFoundError
+from offbatch.errors import ConfigError, NotFoundError
 
 if TYPE_CHECKING:
     from offbatch.backends.google_batch.client import BatchClient
@@ -61,6 +61,8 @@ if TYPE_CHECKING:
     from offbatch.config import JobConfig
     from offbatch.settings import Settings
 
+MISSING_SDK = "the 'google-batch' backend needs the package 'google-cloud-batch', which is not installed"
+INSTALL_HINT = "install it with: pip install 'offbatch[gcp]'"
 # Shown in ``describe`` when no project is configured, so a dry run works on a fresh clone.
 PROJECT_PLACEHOLDER = "<OFFBATCH_GOOGLE_PROJECT>"
 # Only jobs carrying this label are offbatch's (a project may run other Batch jobs).
@@ -80,11 +82,6 @@ class GoogleBatchBackend(Backend):
         follow_interval_s: float | None = None,
     ) -> None:
         super().__init__(settings)
-        if client is None and importlib.util.find_spec("google.cloud.batch_v1") is None:
-            raise BackendError(
-                "the 'google-batch' backend needs the missing package 'google-cloud-batch'",
-                hint="install it with: pip install 'offbatch[gcp]'",
-            )
         self._client = client
         self._log_reader = log_reader
         self._follow_interval_s = follow_interval_s
@@ -102,8 +99,21 @@ class GoogleBatchBackend(Backend):
         return self.settings.google_project
 
     @property
+    def sdk_installed(self) -> bool:
+        """Whether google-cloud-batch (the ``gcp`` extra) can be imported, without importing it."""
+        try:
+            return importlib.util.find_spec("google.cloud.batch_v1") is not None
+        except ModuleNotFoundError:  # find_spec imports the parents: no "google" at all
+            return False
+
+    def _require_sdk(self) -> None:
+        if self._client is None and not self.sdk_installed:
+            raise ConfigError(MISSING_SDK, hint=INSTALL_HINT)
+
+    @property
     def client(self) -> BatchClient:
         if self._client is None:
+            self._require_sdk()
             _ = self.project  # the clearer error first
             from offbatch.backends.google_batch.client import BatchClient
 
@@ -161,6 +171,10 @@ class GoogleBatchBackend(Backend):
         from offbatch.backends.google_batch import request
 
         self.validate(spec.config)
+        if self._client is None and not self.sdk_installed:
+            # The request is built from google-cloud-batch's own messages: without them there is
+            # no request to show (preflight lists the missing extra as a problem).
+            return {"unavailable": f"{MISSING_SDK}; {INSTALL_HINT}"}
         project = self.settings.google_project or PROJECT_PLACEHOLDER
         return request.request_as_json(request.build_request(spec, project=project, redact=True))
 
@@ -168,6 +182,7 @@ class GoogleBatchBackend(Backend):
         from offbatch.backends.google_batch import request
 
         self.validate(spec.config)
+        self._require_sdk()
         problems = self.preflight(spec)
         if problems:
             raise ConfigError(problems[0], hint="see docs/operations.md")
@@ -232,6 +247,8 @@ class GoogleBatchBackend(Backend):
             )
         if not self.settings.google_project:
             problems.append("OFFBATCH_GOOGLE_PROJECT is not set: the Google Cloud project to run the job in")
+        if self._client is None and not self.sdk_installed:
+            problems.append(f"{MISSING_SDK}: {INSTALL_HINT}")
         return problems
 
     @staticmethod

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from offbatch.errors import BackendError
+from offbatch.errors import ConfigError
 
 if TYPE_CHECKING:
     from offbatch.settings import Settings
@@ -74,7 +74,7 @@ class LogReader:
                 LoggingServiceV2GrpcTransport,
             )
         except ModuleNotFoundError as e:
-            raise BackendError(
+            raise ConfigError(
                 f"reading Google Batch logs needs the missing package {e.name!r}",
                 hint="install it with: pip install 'offbatch[gcp]'",
             ) from e
