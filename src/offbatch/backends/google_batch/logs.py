@@ -129,8 +129,8 @@ class LogReader:
             done = not follow or finished()
             start = since
             if newest is not None:
-                start = max(newest - timedelta(seconds=lookback_s), since) if since else (
-                    newest - timedelta(seconds=lookback_s))
+                back = newest - timedelta(seconds=lookback_s)
+                start = max(back, since) if since else back
             after = start.isoformat() if start else None
             for entry in self.entries(log_filter(project=self.project, job_uid=job_uid, task=task, after=after)):
                 key = entry.insert_id or f"{entry.log_name}/{entry.timestamp}/{entry.text_payload}"
