@@ -48,10 +48,19 @@ def test_every_job_type_ships_a_local_and_a_google_batch_config():
         ({"max_retry_count": 11}, "max_retry_count", "less than or equal to 10"),
         ({"task_count": 0}, "task_count", "greater than or equal to 1"),
         ({"parallelism": 2}, "(config)", "parallelism (2) must not exceed task_count (1)"),
-        ({"budget_usd": 1}, "(config)", "budget_usd: worst case cost $17.94"),
+        ({"budget_usd": 1}, "(config)", "budget_usd: worst case cost $18.33"),
         ({"install_gpu_drivers": False}, "(config)", "install_gpu_drivers must be true"),
         ({"accelerator_type": None}, "(config)", "accelerator_type and accelerator_count must be set together"),
-        ({"machine_type": "g2-unknown-99"}, "(config)", "no price known for machine_type"),
+        ({"machine_type": "g2-unknown-99"}, "(config)", "machine_type 'g2-unknown-99' is not in offbatch's machine table"),
+        # Google's rules, from the machine table (each was accepted before it).
+        ({"accelerator_count": 2}, "(config)", "'g2-standard-8' carries exactly 1 x nvidia-l4; the request asks for 2"),
+        ({"machine_type": "n2-standard-8"}, "(config)", "accelerator 'nvidia-l4' cannot be attached to machine_type 'n2-standard-8'"),
+        ({"cpu_milli": 32_000}, "(config)", "cpu_milli 32000 exceeds the 8 vCPUs (8000) of 'g2-standard-8'"),
+        ({"memory_mib": 128 * 1024}, "(config)", "memory_mib 131072 exceeds the 32 GiB (32768 MiB) of 'g2-standard-8'"),
+        ({"machine_type": "a2-highgpu-1g", "accelerator_type": "nvidia-tesla-a100", "location": "europe-west1"},
+         "(config)", "nvidia-tesla-a100 is not offered in europe-west1"),
+        ({"machine_type": "n1-standard-8", "accelerator_type": "nvidia-tesla-t4", "accelerator_count": 2,
+          "memory_mib": 20000, "location": "europe-west9"}, "(config)", "nvidia-tesla-t4 is not offered in europe-west9"),
         ({"env": {"HF_TOKEN": "x"}}, "env", "looks like a secret"),
         ({"env": {"OFFBATCH_JOB_ID": "x"}}, "env", "reserved for the worker contract"),
         ({"provisioning_model": "preemptible"}, "provisioning_model", "'standard' or 'spot'"),
@@ -83,7 +92,7 @@ def test_spot_lowers_the_worst_case():
     spot = parse_config({**base(), "provisioning_model": "spot"}, source="x")
     standard = parse_config(base(), source="x")
     assert spot.cost_estimate().worst_case_usd < standard.cost_estimate().worst_case_usd
-    assert spot.hourly_price() == pytest.approx(0.3150)
+    assert spot.hourly_price() == pytest.approx(0.538352)
 
 
 def test_broken_yaml_and_missing_files_are_config_errors(tmp_path):

@@ -96,7 +96,7 @@ def test_google_batch_dry_run_on_a_fresh_clone_prints_request_estimate_and_probl
     task_spec = plan["request"]["job"]["taskGroups"][0]["taskSpec"]
     assert task_spec["runnables"][0]["container"]["imageUri"].endswith("ingredients-spellcheck:0.1.0")
     assert task_spec["environment"]["variables"]["OFFBATCH_IMPORT_TOKEN"] == "<redacted>"
-    assert plan["cost_estimate"]["worst_case_usd"] == pytest.approx(17.94)
+    assert plan["cost_estimate"]["worst_case_usd"] == pytest.approx(18.33)
     assert any("OFFBATCH_STORAGE_URL=gs://" in p for p in plan["problems"])
     assert key not in result.stdout + result.stderr
     # The real launch refuses before extracting anything.

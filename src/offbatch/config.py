@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from offbatch import costs
+from offbatch import costs, machines
 from offbatch.errors import ConfigError
 
 # Guardrails: the most a shipped or user config may ask for. Raising one is a code review.
@@ -33,8 +33,6 @@ ALLOWED_REGIONS = frozenset(
     {"local", "europe-west1", "europe-west4", "europe-west9", "us-central1", "us-east1", "us-east4"}
 )
 ALLOWED_ACCELERATORS = frozenset({"nvidia-l4", "nvidia-tesla-t4", "nvidia-tesla-a100", "nvidia-h100-80gb"})
-# Which accelerator each GPU machine family carries (Compute Engine attaches them fixed).
-MACHINE_FAMILY_ACCELERATORS = {"g2": "nvidia-l4", "a2": "nvidia-tesla-a100", "a3": "nvidia-h100-80gb"}
 MAX_ACCELERATOR_COUNT = 2
 MAX_CPU_MILLI = 32_000
 MAX_MEMORY_MIB = 128 * 1024
@@ -125,25 +123,28 @@ class JobConfig(BaseModel):
             raise ValueError("accelerator_type and accelerator_count must be set together")
         if self.accelerator_count and not self.install_gpu_drivers:
             raise ValueError("install_gpu_drivers must be true when accelerators are attached")
-        family = self.machine_type.split("-", 1)[0]
-        expected = MACHINE_FAMILY_ACCELERATORS.get(family)
-        if expected and self.accelerator_type != expected:
-            raise ValueError(
-                f"machine_type {self.machine_type!r} carries {expected!r}; set accelerator_type to it"
-            )
         if self.location == "local" and self.machine_type != costs.LOCAL_MACHINE:
             raise ValueError("location 'local' needs machine_type 'local'")
-        if self.hourly_price() is None:
+        if self.location != "local":
+            # Google's own rules (the machine table): refused here rather than by Google.
+            problems = machines.problems(
+                machine_type=self.machine_type, region=self.location, accelerator_type=self.accelerator_type,
+                accelerator_count=self.accelerator_count, cpu_milli=self.cpu_milli, memory_mib=self.memory_mib,
+            )
+            if problems:
+                raise ValueError("; ".join(problems))
+        if self.hourly_price() is None or self.disk_hourly_price() is None:
             raise ValueError(
-                f"no price known for machine_type {self.machine_type!r} in {self.location!r}; "
-                "the budget cannot be checked (see offbatch/costs.py)"
+                f"no price known for machine_type {self.machine_type!r} in {self.location!r} "
+                f"(prices of {costs.PRICES_AS_OF}); the budget cannot be checked (see offbatch/costs.py)"
             )
         worst = self.cost_estimate().worst_case_usd
         if worst > self.budget_usd:
             raise ValueError(
                 f"budget_usd: worst case cost ${worst:.2f} (task_count {self.task_count} x "
                 f"{self.max_retry_count + 1} attempts x {self.max_run_duration}s at "
-                f"${self.hourly_price():.4f}/h) exceeds the budget ${self.budget_usd:.2f}"
+                f"${self.cost_estimate().hourly_usd:.4f}/h with the boot disk) exceeds the budget "
+                f"${self.budget_usd:.2f}"
             )
         return self
 
@@ -154,9 +155,17 @@ class JobConfig(BaseModel):
     def hourly_price(self) -> float | None:
         return costs.hourly_price(location=self.location, machine_type=self.machine_type, spot=self.spot)
 
+    def boot_disk_gib(self) -> float:
+        return costs.boot_disk_gib(machine_type=self.machine_type, boot_disk_mib=self.boot_disk_mib)
+
+    def disk_hourly_price(self) -> float | None:
+        return costs.disk_hourly_price(location=self.location, gib=self.boot_disk_gib())
+
     def cost_estimate(self, rows: int | None = None) -> costs.CostEstimate:
         return costs.estimate(
             hourly_usd=self.hourly_price() or 0.0,
+            disk_hourly_usd=self.disk_hourly_price() or 0.0,
+            boot_disk_gib=self.boot_disk_gib(),
             task_count=self.task_count,
             max_retry_count=self.max_retry_count,
             max_run_seconds=self.max_run_duration,

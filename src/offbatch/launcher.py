@@ -218,6 +218,7 @@ def launch(
         finally:
             con.close()
         plan.estimate = config.cost_estimate(rows=plan.rows)
+        plan.problems.extend(plan.estimate.problems)  # tasks that cannot finish in max_run_duration
         return plan
 
     try:
@@ -231,6 +232,10 @@ def launch(
         raise
     plan.rows, plan.shard_rows = extraction.rows, extraction.shard_rows
     plan.estimate = config.cost_estimate(rows=plan.rows)
+    if plan.estimate.problems:
+        storage.remove(folder.url, recursive=True)
+        raise ConfigError(f"cannot launch on {backend_name!r}: {plan.estimate.problems[0]}",
+                          hint="see docs/configuration.md")
     if confirm is not None and not confirm(plan):
         storage.remove(folder.url, recursive=True)
         return plan

@@ -12,6 +12,7 @@ reader sees a whole part or none. The same code serves both schemes.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import uuid
@@ -22,7 +23,7 @@ from typing import Any, BinaryIO
 
 import fsspec
 
-from offbatch.errors import StorageError
+from offbatch.errors import ConfigError, StorageError
 
 PART_TEMPLATE = "part-{index:05d}.parquet"
 
@@ -30,8 +31,11 @@ PART_TEMPLATE = "part-{index:05d}.parquet"
 def filesystem(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
     """The fsspec filesystem for ``url`` and the path inside it.
 
-    For ``gs://`` this is gcsfs (optional extra ``offbatch[gcp]``); ``STORAGE_EMULATOR_HOST``
-    points it at an emulator. Recent gcsfs exports, by default, a class that first probes each
+    For ``gs://`` this is gcsfs (optional extra ``offbatch[gcp]``) with the credentials the Batch
+    client uses: ``GOOGLE_CREDENTIALS`` when set, else Application Default Credentials, and an
+    error when there are none (gcsfs alone would fall back to anonymous access and fail later on
+    the first write); ``STORAGE_EMULATOR_HOST`` points it at an emulator, anonymously. Recent
+    gcsfs exports, by default, a class that first probes each
     bucket's type (hierarchical namespace, zonal) over TLS gRPC, which stalls ~60 s per operation
     against an emulator. offbatch's buckets are plain ones: the core ``gcsfs.core.GCSFileSystem``
     is used directly, whatever the import order, and ``GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT`` is
@@ -49,13 +53,32 @@ def filesystem(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
         if emulator:
             fs = GCSFileSystem(endpoint_url=emulator, token="anon")
         else:
-            fs = GCSFileSystem()
+            fs = GCSFileSystem(token=_gcs_credentials())
         return fs, url.removeprefix("gs://")
     try:
         fs, path = fsspec.core.url_to_fs(url)
     except (ValueError, ImportError) as e:
         raise StorageError(f"unsupported storage URL {url!r}: {e}") from e
     return fs, path
+
+
+def _gcs_credentials() -> Any:
+    """The Google credentials for gs:// (one object per value, so gcsfs reuses its instance)."""
+    from offbatch.settings import load_settings
+
+    secret = load_settings().google_credentials
+    return _credentials_for(secret.get_secret_value() if secret else None)
+
+
+@functools.lru_cache(maxsize=4)
+def _credentials_for(encoded: str | None) -> Any:
+    from offbatch.backends.google_batch.credentials import load_credentials
+    from offbatch.settings import Settings
+
+    try:
+        return load_credentials(Settings(google_credentials=encoded))
+    except ConfigError as e:
+        raise StorageError(f"gs:// storage: {e}", hint=e.hint) from None
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,15 @@
 
 The real ``BatchServiceClient`` talks to it through an insecure channel: requests and responses
 are the proto-plus messages' own wire format, served by grpc generic handlers under
-``google.cloud.batch.v1.BatchService``. Jobs move QUEUED → SCHEDULED → RUNNING →
-SUCCEEDED/FAILED in a thread per job; tasks run through a pluggable runner (``task_runners``),
-honouring task_count, parallelism, max_retry_count, the lifecycle policy (FAIL_TASK/RETRY_TASK
-on exit codes) and max_run_duration. What tasks print becomes ``batch_task_logs`` entries.
+``google.cloud.batch.v1.BatchService``. CreateJob refuses with INVALID_ARGUMENT what Google
+refuses (``batch_rules``: machine table, locations, labels, retries, lifecycle policies, images,
+GPU drivers, task limits). Jobs move QUEUED → SCHEDULED → RUNNING → SUCCEEDED/FAILED in a thread
+per job; each task attempt is ASSIGNED, spends ``startup_s`` booting its VM, installing drivers
+and pulling its image (written to ``batch_agent_logs``), then runs through a pluggable runner
+(``task_runners``), honouring task_count, parallelism, max_retry_count, the lifecycle policy
+(FAIL_TASK/RETRY_TASK on exit codes) and max_run_duration. What tasks print becomes
+``batch_task_logs`` entries. As on Google, a task event carries ``task_execution`` (the exit
+code) only when the attempt failed.
 
 Usage::
 
@@ -28,6 +33,7 @@ import grpc
 from google.cloud import batch_v1
 from google.longrunning import operations_pb2
 
+from tests.fakes import batch_rules
 from tests.fakes.logging_service import FakeLogStore, logging_handler
 from tests.fakes.task_runners import EXIT_CANCELLED, ScriptedRunner, TaskRun
 
@@ -36,6 +42,8 @@ JOB_ID = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
 PARENT = re.compile(r"^projects/[^/]+/locations/[^/]+$")
 State = batch_v1.JobStatus.State
 TState = batch_v1.TaskStatus.State
+# What a container's image pull failure exits with (docker run's own error code).
+EXIT_PULL_FAILED = 125
 
 
 def _now() -> datetime:
@@ -54,10 +62,15 @@ class _Record:
 class FakeBatchService:
     """Keeps jobs in memory and runs them; thread-safe (one lock around all state)."""
 
-    def __init__(self, *, runner: Any = None, hold: bool = False, logs: FakeLogStore | None = None) -> None:
+    def __init__(self, *, runner: Any = None, hold: bool = False, logs: FakeLogStore | None = None,
+                 startup_s: float = 0.05) -> None:
         self.runner = runner or ScriptedRunner()
         # hold=True: new jobs stay QUEUED until ``release(job_id)``.
         self.hold = hold
+        # Seconds between a task's ASSIGNED and RUNNING: VM boot, driver install, image pull.
+        self.startup_s = startup_s
+        # Image URIs whose pull fails (the task fails with EXIT_PULL_FAILED, the agent logs why).
+        self.unpullable: set[str] = set()
         self.logs = logs or FakeLogStore()
         self.calls: Counter[str] = Counter()
         self.requests: list[batch_v1.CreateJobRequest] = []
@@ -98,6 +111,9 @@ class FakeBatchService:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"job_id {request.job_id!r} does not match {JOB_ID.pattern}")
         if len(request.job.task_groups) != 1 or not request.job.task_groups[0].task_spec.runnables:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "exactly one task group with runnables is required")
+        refused = batch_rules.refusals(request)
+        if refused:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "; ".join(refused))
         name = f"{request.parent}/jobs/{request.job_id}"
         job = batch_v1.Job(request.job)
         job.name, job.uid = name, f"{request.job_id[:40]}-{uuid.uuid4().hex[:8]}"
@@ -279,6 +295,16 @@ class FakeBatchService:
             if record.cancelled.is_set() or failed.is_set():
                 return  # a failed job runs no new task; Google marks them UNEXECUTED
             self._task_event(record, index, TState.ASSIGNED, note=" on zones/fake-a/instances/fake-vm")
+            code = self._start_vm(record, index, attempt)
+            if record.cancelled.is_set():
+                return
+            if code is not None:
+                self._task_event(record, index, TState.FAILED, exit_code=code, note=f" with exit code {code}")
+                if not self._retry(spec, code) or attempt == spec.max_retry_count:
+                    failed.set()
+                    return
+                self._task_event(record, index, TState.PENDING, note=" to retry")
+                continue
             with self._lock:
                 self._set_state(record, State.RUNNING)
             self._task_event(record, index, TState.RUNNING)
@@ -298,13 +324,32 @@ class FakeBatchService:
             if code == EXIT_CANCELLED or record.cancelled.is_set():
                 return
             if code == 0:
-                self._task_event(record, index, TState.SUCCEEDED, exit_code=0)
+                self._task_event(record, index, TState.SUCCEEDED)  # Google sets no task_execution here
                 return
             self._task_event(record, index, TState.FAILED, exit_code=code, note=f" with exit code {code}")
             if not self._retry(spec, code) or attempt == spec.max_retry_count:
                 failed.set()
                 return
             self._task_event(record, index, TState.PENDING, note=" to retry")
+
+    def _start_vm(self, record: _Record, index: int, attempt: int) -> int | None:
+        """Boot, drivers, image pull: agent log lines and ``startup_s``; an exit code if the pull fails."""
+        instance = record.job.allocation_policy.instances[0] if record.job.allocation_policy.instances else None
+        image = record.job.task_groups[0].task_spec.runnables[0].container.image_uri
+
+        def agent(text: str) -> None:
+            self.logs.write(record.job, task=index, attempt=attempt, text=text, agent=True)
+
+        agent(f"Task task/{record.job.uid}-group0-{index}/{attempt}/0 is assigned to VM fake-vm")
+        if instance is not None and instance.install_gpu_drivers:
+            agent("Installing GPU drivers")
+        record.cancelled.wait(self.startup_s)
+        if image:
+            agent(f"Pulling image {image}")
+            if image in self.unpullable:
+                agent(f"Error response from daemon: manifest for {image} not found: manifest unknown")
+                return EXIT_PULL_FAILED
+        return None
 
     @staticmethod
     def _retry(spec: batch_v1.TaskSpec, code: int) -> bool:

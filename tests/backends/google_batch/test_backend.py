@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -168,3 +169,45 @@ def test_status_polls_are_cheap(google_backend, fake_batch) -> None:
     google_backend.status(ref)
     after = fake_batch.service.calls
     assert (after["GetJob"] - before.get("GetJob", 0), after["ListTasks"] - before.get("ListTasks", 0)) == (1, 1)
+
+
+@pytest.mark.parametrize("fake_batch_runner", [ScriptedRunner({0: [50001, 0], 1: [1, 1]})])
+def test_the_fake_reports_exit_codes_only_on_failures_as_google_does(google_backend, fake_batch_runner) -> None:
+    ref = google_backend.submit(make_spec(max_retry_count=1))
+    status = wait_for(google_backend, ref)
+    events = {int(t.name.rsplit("/", 1)[-1]): list(t.status.status_events)
+              for t in google_backend.client.list_tasks(f"{ref}/taskGroups/group0")}
+    for task_events in events.values():
+        for event in task_events:
+            assert ("task_execution" in event) == (event.task_state.name == "FAILED"), event
+    assert [(t.state, t.attempts, t.exit_code) for t in status.tasks] == [
+        (TaskState.SUCCEEDED, 2, 0), (TaskState.FAILED, 2, 1)
+    ]
+
+
+def test_tasks_run_only_after_their_vm_started(google_backend, fake_batch) -> None:
+    fake_batch.service.startup_s = 0.3
+    status = wait_for(google_backend, google_backend.submit(make_spec(task_count=1, parallelism=1)))
+    times = {e.state: e.time for e in status.events if e.state}
+    # Boot, driver install and image pull lie between SCHEDULED and RUNNING.
+    assert (times[JobState.RUNNING] - times[JobState.SCHEDULED]).total_seconds() >= 0.3
+    (task,) = status.tasks
+    assert task.started_at - times[JobState.SCHEDULED] >= timedelta(seconds=0.3)
+
+
+@pytest.mark.parametrize("fake_batch_runner", [ScriptedRunner()])
+def test_an_image_that_cannot_be_pulled_shows_in_the_agent_logs(google_backend, fake_batch) -> None:
+    spec = make_spec(task_count=1, parallelism=1, max_retry_count=0)
+    fake_batch.service.unpullable.add(spec.config.container_image_uri)
+    status = wait_for(google_backend, google_backend.submit(spec))
+    (task,) = status.tasks
+    assert (status.state, task.state, task.exit_code, task.attempts) == (JobState.FAILED, TaskState.FAILED, 125, 0)
+    lines = list(google_backend.logs(status.job_id))
+    assert any(line.startswith("[task 0] [agent] Error response from daemon: manifest for") for line in lines)
+
+
+def test_a_bare_job_id_is_looked_up_in_its_own_location_first(google_settings, fake_batch) -> None:
+    GoogleBatchBackend(google_settings).submit(make_spec())  # europe-west4, as the shipped config
+    fresh = GoogleBatchBackend(google_settings)  # knows nothing of what was submitted
+    assert wait_for(fresh, "ingredients-spellcheck-20261124-153012").state == JobState.SUCCEEDED
+    assert fake_batch.service.calls["ListJobs"] == 0

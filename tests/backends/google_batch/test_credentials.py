@@ -57,3 +57,10 @@ def test_bad_credentials_are_a_config_error_that_does_not_echo_them(value, messa
     with pytest.raises(ConfigError, match=message) as error:
         service_account_info(value)
     assert value not in str(error.value) and "s3cr3t" not in str(error.value)
+
+
+def test_base64_wrapped_over_lines_is_accepted() -> None:
+    # `base64 key.json` (GNU coreutils) wraps its output at 76 columns.
+    encoded = base64.encodebytes(json.dumps({"type": "service_account", "x": "y" * 200}).encode()).decode()
+    assert "\n" in encoded.strip()
+    assert service_account_info(encoded)["x"] == "y" * 200

@@ -22,7 +22,6 @@ def test_every_config_field_reaches_the_request() -> None:
     spec = make_spec(
         image_streaming=True,
         provisioning_model="spot",
-        accelerator_count=2,
         max_retry_count=3,
         max_run_duration="2h",
         task_count=4,
@@ -78,7 +77,7 @@ def test_every_config_field_reaches_the_request() -> None:
                         "policy": {
                             "machineType": "g2-standard-8",
                             "provisioningModel": "SPOT",
-                            "accelerators": [{"type": "nvidia-l4", "count": "2"}],
+                            "accelerators": [{"type": "nvidia-l4", "count": "1"}],
                         },
                         "installGpuDrivers": True,
                     }
@@ -149,3 +148,16 @@ def test_submit_refuses_input_that_tasks_on_google_cannot_reach(tmp_path) -> Non
     spec = make_spec(env={"OFFBATCH_INPUT_URL": "file:///home/me/.offbatch/storage/x/input"})
     with pytest.raises(ConfigError, match="cannot reach"):
         backend.submit(spec)
+
+
+def test_the_gcp_extra_requires_the_first_client_that_can_cancel() -> None:
+    # cancel_job and the CANCELLATION_* states first appear in google-cloud-batch 0.17.34.
+    import tomllib
+    from pathlib import Path
+
+    from packaging.requirements import Requirement
+
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[3] / "pyproject.toml").read_text())
+    (batch,) = [Requirement(r) for r in pyproject["project"]["optional-dependencies"]["gcp"]
+                if Requirement(r).name == "google-cloud-batch"]
+    assert not batch.specifier.contains("0.17.33") and batch.specifier.contains("0.17.34")

@@ -95,3 +95,23 @@ def test_job_events_give_the_start_and_end_and_failure_reason() -> None:
         "my-job", JobState.FAILED, T0, T0 + timedelta(seconds=30), T0 + timedelta(seconds=90)
     )
     assert "1 task failed" in got.reason
+
+
+def test_a_task_exit_code_is_its_last_attempts_and_success_events_carry_none() -> None:
+    # As Google sends them: task_execution only on the failure; the retry's success has none.
+    task = _task(
+        [
+            (10, TState.RUNNING, None),
+            (70, TState.FAILED, 50001),
+            (71, TState.PENDING, None),
+            (90, TState.RUNNING, None),
+            (190, TState.SUCCEEDED, None),
+        ],
+        TState.SUCCEEDED,
+    )
+    got = status.task_status(task, job=JobState.SUCCEEDED, now=T0 + timedelta(hours=1))
+    assert (got.state, got.attempts, got.exit_code) == (TaskState.SUCCEEDED, 2, 0)
+    # While the retry runs, the failed attempt's code no longer describes the task.
+    running = _task([(10, TState.RUNNING, None), (70, TState.FAILED, 50001), (90, TState.RUNNING, None)],
+                    TState.RUNNING)
+    assert status.task_status(running, job=JobState.RUNNING, now=T0 + timedelta(seconds=100)).exit_code is None

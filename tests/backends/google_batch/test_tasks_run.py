@@ -24,16 +24,21 @@ def test_tasks_get_the_contract_environment_and_their_output_is_in_the_logs(goog
     assert wait_for(google_backend, ref).state == JobState.SUCCEEDED
     job = "ingredients-spellcheck-20261124-153012"
     lines = list(google_backend.logs(ref))
-    assert sorted(lines) == sorted(
+    assert sorted(line for line in lines if "[agent]" not in line) == sorted(
         [f"[task 0] 0 2 {job} True", "[task 0] to stderr", f"[task 1] 1 2 {job} True", "[task 1] to stderr"]
     )
-    assert list(google_backend.logs(ref, task=1)) == [f"1 2 {job} True", "to stderr"]
+    task_1 = list(google_backend.logs(ref, task=1))
+    assert [line for line in task_1 if "[agent]" not in line] == [f"1 2 {job} True", "to stderr"]
+    # The Batch agent's lines (VM set-up, driver install, image pull) come too, marked, before the task's.
+    assert task_1[:2] == ["[agent] Task task/" + task_1[0].split("task/", 1)[1], "[agent] Installing GPU drivers"]
+    assert task_1.index("[agent] Pulling image europe-west4-docker.pkg.dev/p/offbatch/ingredients-spellcheck:test") \
+        < task_1.index(f"1 2 {job} True")
 
 
 def test_follow_streams_until_the_job_finishes(google_backend) -> None:
     code = "import time\nfor i in range(5):\n    print('line', i, flush=True); time.sleep(0.05)"
     ref = google_backend.submit(python_spec(code, task_count=1, parallelism=1))
-    lines = list(google_backend.logs(ref, follow=True))
+    lines = [line for line in google_backend.logs(ref, follow=True) if "[agent]" not in line]
     assert lines == [f"[task 0] line {i}" for i in range(5)]
     assert google_backend.status(ref).state == JobState.SUCCEEDED
 

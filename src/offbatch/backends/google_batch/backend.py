@@ -1,8 +1,10 @@
 """The ``google-batch`` backend: jobs on Google Cloud Batch, one task group per job.
 
 A job is ``projects/{project}/locations/{location}/jobs/{job_id}`` with ``job_id`` the spine's
-job id; ``submit`` returns that full name, and every other call takes it (or a bare job id with
-the location unknown: then ``locations/-``, every location, is searched). The request is built by
+job id; ``submit`` returns that full name, and every other call takes it, or a bare job id: that
+is looked up first with GetJob in its own location (where this backend submitted it, else the
+region of its job type's shipped config), and only if absent there among the jobs of every
+location (``locations/-``). The request is built by
 ``request.py``; Google's API is reached only through ``client.py`` (and ``logs.py`` for Cloud
 Logging), which import the SDK lazily and translate its errors.
 
@@ -51,7 +53,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from offbatch import contract
 from offbatch.backends.base import Backend, JobSpec, JobState, JobStatus
-from offbatch.errors import BackendError, ConfigError, NotFoundError
+from offbatch.errors import ConfigError, NotFoundError
 
 if TYPE_CHECKING:
     from offbatch.backends.google_batch.client import BatchClient
@@ -59,6 +61,8 @@ if TYPE_CHECKING:
     from offbatch.config import JobConfig
     from offbatch.settings import Settings
 
+MISSING_SDK = "the 'google-batch' backend needs the package 'google-cloud-batch', which is not installed"
+INSTALL_HINT = "install it with: pip install 'offbatch[gcp]'"
 # Shown in ``describe`` when no project is configured, so a dry run works on a fresh clone.
 PROJECT_PLACEHOLDER = "<OFFBATCH_GOOGLE_PROJECT>"
 # Only jobs carrying this label are offbatch's (a project may run other Batch jobs).
@@ -78,14 +82,10 @@ class GoogleBatchBackend(Backend):
         follow_interval_s: float | None = None,
     ) -> None:
         super().__init__(settings)
-        if client is None and importlib.util.find_spec("google.cloud.batch_v1") is None:
-            raise BackendError(
-                "the 'google-batch' backend needs the missing package 'google-cloud-batch'",
-                hint="install it with: pip install 'offbatch[gcp]'",
-            )
         self._client = client
         self._log_reader = log_reader
         self._follow_interval_s = follow_interval_s
+        self._submitted: dict[str, str] = {}  # job id -> location, of jobs submitted by this instance
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -99,8 +99,21 @@ class GoogleBatchBackend(Backend):
         return self.settings.google_project
 
     @property
+    def sdk_installed(self) -> bool:
+        """Whether google-cloud-batch (the ``gcp`` extra) can be imported, without importing it."""
+        try:
+            return importlib.util.find_spec("google.cloud.batch_v1") is not None
+        except ModuleNotFoundError:  # find_spec imports the parents: no "google" at all
+            return False
+
+    def _require_sdk(self) -> None:
+        if self._client is None and not self.sdk_installed:
+            raise ConfigError(MISSING_SDK, hint=INSTALL_HINT)
+
+    @property
     def client(self) -> BatchClient:
         if self._client is None:
+            self._require_sdk()
             _ = self.project  # the clearer error first
             from offbatch.backends.google_batch.client import BatchClient
 
@@ -113,11 +126,36 @@ class GoogleBatchBackend(Backend):
             return ref
         if "/" in ref or not ref:
             raise ConfigError(f"not a Google Batch job name or id: {ref!r}")
-        # A bare id: find its location among the project's jobs.
+        from offbatch.backends.google_batch.request import parent
+
+        # A bare id: one GetJob where it should be, before listing every location's jobs.
+        for location in self._home_locations(ref):
+            name = f"{parent(self.project, location)}/jobs/{ref}"
+            try:
+                self.client.get_job(name)
+            except NotFoundError:
+                continue
+            return name
         for job in self.client.list_jobs(f"projects/{self.project}/locations/{ANY_LOCATION}"):
             if job.name.rsplit("/", 1)[-1] == ref:
                 return job.name
         raise NotFoundError(f"job {ref!r} not found on Google Batch in project {self.project!r}")
+
+    def _home_locations(self, job_id: str) -> list[str]:
+        """Where ``job_id`` should be: where it was submitted from here, its job type's region."""
+        from offbatch.config import load_config
+        from offbatch.jobs import get_job_type, job_type_names
+
+        locations = [self._submitted[job_id]] if job_id in self._submitted else []
+        for name in job_type_names():
+            if job_id.startswith(f"{name}-"):
+                try:
+                    location = load_config(get_job_type(name).config_path(self.name)).location
+                except ConfigError:
+                    continue
+                if location not in locations:
+                    locations.append(location)
+        return locations
 
     # -- contract ---------------------------------------------------------------------------
 
@@ -133,6 +171,10 @@ class GoogleBatchBackend(Backend):
         from offbatch.backends.google_batch import request
 
         self.validate(spec.config)
+        if self._client is None and not self.sdk_installed:
+            # The request is built from google-cloud-batch's own messages: without them there is
+            # no request to show (preflight lists the missing extra as a problem).
+            return {"unavailable": f"{MISSING_SDK}; {INSTALL_HINT}"}
         project = self.settings.google_project or PROJECT_PLACEHOLDER
         return request.request_as_json(request.build_request(spec, project=project, redact=True))
 
@@ -140,11 +182,13 @@ class GoogleBatchBackend(Backend):
         from offbatch.backends.google_batch import request
 
         self.validate(spec.config)
+        self._require_sdk()
         problems = self.preflight(spec)
         if problems:
             raise ConfigError(problems[0], hint="see docs/operations.md")
         project = self.project
         job = self.client.create_job(request=request.build_request(spec, project=project))
+        self._submitted[spec.job_id] = spec.config.location
         return job.name or f"{request.parent(project, spec.config.location)}/jobs/{spec.job_id}"
 
     def status(self, ref: str) -> JobStatus:
@@ -189,6 +233,7 @@ class GoogleBatchBackend(Backend):
             follow=follow,
             finished=finished,
             interval_s=self._follow_interval_s if self._follow_interval_s is not None else FOLLOW_INTERVAL_S,
+            since=status.created_at(job),
         )
 
     def preflight(self, spec: JobSpec) -> list[str]:
@@ -202,6 +247,8 @@ class GoogleBatchBackend(Backend):
             )
         if not self.settings.google_project:
             problems.append("OFFBATCH_GOOGLE_PROJECT is not set: the Google Cloud project to run the job in")
+        if self._client is None and not self.sdk_installed:
+            problems.append(f"{MISSING_SDK}: {INSTALL_HINT}")
         return problems
 
     @staticmethod

@@ -25,11 +25,11 @@ CALL_TIMEOUT_S = 30.0
 
 
 def import_batch() -> Any:
-    """``google.cloud.batch_v1``, or a BackendError saying which extra to install."""
+    """``google.cloud.batch_v1``, or a ConfigError (a set-up problem) saying which extra to install."""
     try:
         from google.cloud import batch_v1
     except ModuleNotFoundError as e:
-        raise BackendError(
+        raise ConfigError(
             f"the 'google-batch' backend needs the missing package {e.name!r}",
             hint="install it with: pip install 'offbatch[gcp]'",
         ) from e

@@ -1,8 +1,11 @@
 """Google credentials: ``GOOGLE_CREDENTIALS`` (base64 service-account JSON) or ADC.
 
+One source for every Google client offbatch builds: Batch, Cloud Logging and gs:// storage
+(``storage.filesystem``), so the service account that creates jobs also uploads their input.
 The service-account key is decoded in memory into a credentials object; it is never written to
-a file, a log or an error message (messages say what is wrong, never what the value was).
-Without ``GOOGLE_CREDENTIALS``, Application Default Credentials are used
+a file, a log or an error message (messages say what is wrong, never what the value was). The
+base64 may be wrapped over lines (GNU ``base64`` wraps at 76 columns). Without
+``GOOGLE_CREDENTIALS``, Application Default Credentials are used
 (``GOOGLE_APPLICATION_CREDENTIALS``, ``gcloud auth application-default login``, or the metadata
 server of a VM or Cloud Run).
 """
@@ -27,7 +30,7 @@ def service_account_info(encoded: str) -> dict[str, Any]:
     text = encoded.strip()
     if not text.startswith("{"):
         try:
-            text = base64.b64decode(text, validate=True).decode()
+            text = base64.b64decode("".join(text.split()), validate=True).decode()
         except (binascii.Error, UnicodeDecodeError):
             raise ConfigError("GOOGLE_CREDENTIALS is not valid base64 (expected a base64 service-account JSON)") from None
     try:

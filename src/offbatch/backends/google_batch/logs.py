@@ -1,36 +1,53 @@
-"""Task logs from Cloud Logging: what each task's runnables wrote to stdout/stderr.
+"""Job logs from Cloud Logging: what each task's runnables wrote, and what the Batch agent did.
 
-Batch writes them to ``projects/{project}/logs/batch_task_logs`` with the labels ``job_uid``
-and ``task_id`` (``task/{job_uid}-group0-{index}/{attempt}/0``), when the job's logs policy is
-CLOUD_LOGGING (ours always is). ``read`` pages through entries oldest first; ``follow`` polls
-for newer entries until the job finishes, then drains once more (entries can land a few seconds
-late). ``google.cloud.logging_v2`` is imported on first use.
+Batch writes a task's stdout/stderr to ``projects/{project}/logs/batch_task_logs`` and its
+agent's lines (VM set-up, GPU driver install, image pull: where pull and driver failures show)
+to ``batch_agent_logs``, both with the labels ``job_uid`` and ``task_id``
+(``task/{job_uid}-group0-{index}/{attempt}/0``), when the job's logs policy is CLOUD_LOGGING
+(ours always is). Agent lines are marked ``[agent]``.
+
+Every query starts no earlier than the job's create time (a lower bound keeps queries fast on
+projects with much logging). ``read`` pages through entries oldest first; ``follow`` polls until
+the job finishes, then drains once more. Entries from parallel tasks arrive late and out of
+order, so each poll looks back ``LOOKBACK_S`` before the newest timestamp seen and drops entries
+already shown by their ``insertId``. ``google.cloud.logging_v2`` is imported on first use.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from offbatch.errors import BackendError
+from offbatch.errors import ConfigError
 
 if TYPE_CHECKING:
     from offbatch.settings import Settings
 
 LOG_ID = "batch_task_logs"
+AGENT_LOG_ID = "batch_agent_logs"
+AGENT_MARK = "[agent]"
 PAGE_SIZE = 1000
 FOLLOW_INTERVAL_S = 5.0
+# How far before the newest entry seen each follow poll looks again: Cloud Logging may take
+# this long to show an entry of a parallel task stamped earlier than one already read.
+LOOKBACK_S = 180.0
 
 
 def log_filter(*, project: str, job_uid: str, task: int | None = None, after: str | None = None) -> str:
-    """A Logging query for one job's task logs (one task's with ``task``), after a timestamp."""
-    parts = [f'logName="projects/{project}/logs/{LOG_ID}"', f'labels.job_uid="{job_uid}"']
+    """A Logging query for one job's task and agent logs (one task's with ``task``), from a timestamp."""
+    names = " OR ".join(f'"projects/{project}/logs/{log_id}"' for log_id in (LOG_ID, AGENT_LOG_ID))
+    parts = [f"logName=({names})", f'labels.job_uid="{job_uid}"']
     if task is not None:
         parts.append(f'labels.task_id=~"^task/{job_uid}-group0-{int(task)}/"')
     if after:
         parts.append(f'timestamp>="{after}"')
     return " AND ".join(parts)
+
+
+def is_agent(entry: Any) -> bool:
+    return entry.log_name.endswith(f"/logs/{AGENT_LOG_ID}")
 
 
 def task_of(entry: Any) -> int | None:
@@ -57,7 +74,7 @@ class LogReader:
                 LoggingServiceV2GrpcTransport,
             )
         except ModuleNotFoundError as e:
-            raise BackendError(
+            raise ConfigError(
                 f"reading Google Batch logs needs the missing package {e.name!r}",
                 hint="install it with: pip install 'offbatch[gcp]'",
             ) from e
@@ -97,20 +114,34 @@ class LogReader:
         follow: bool = False,
         finished: Callable[[], bool] = lambda: True,
         interval_s: float = FOLLOW_INTERVAL_S,
+        since: datetime | None = None,
+        lookback_s: float = LOOKBACK_S,
     ) -> Iterator[str]:
-        """Lines of the job's task logs, oldest first; ``[task i]`` prefixes them for all tasks."""
+        """Lines of the job's logs, oldest first, each once.
+
+        ``[task i]`` prefixes lines when all tasks are read, ``[agent]`` marks the agent's.
+        ``since`` (the job's create time) bounds every query from below.
+        """
         seen: set[str] = set()
-        after: str | None = None
+        newest: datetime | None = None
         while True:
             # Read "finished" before the page so the last page after the end is always read.
             done = not follow or finished()
+            start = since
+            if newest is not None:
+                back = newest - timedelta(seconds=lookback_s)
+                start = max(back, since) if since else back
+            after = start.isoformat() if start else None
             for entry in self.entries(log_filter(project=self.project, job_uid=job_uid, task=task, after=after)):
-                key = entry.insert_id or f"{entry.timestamp}/{entry.text_payload}"
+                key = entry.insert_id or f"{entry.log_name}/{entry.timestamp}/{entry.text_payload}"
                 if key in seen:
                     continue
                 seen.add(key)
-                after = entry.timestamp.isoformat() if entry.timestamp else after
+                if entry.timestamp and (newest is None or entry.timestamp > newest):
+                    newest = entry.timestamp
                 text = (entry.text_payload or str(entry.json_payload or "")).rstrip("\n")
+                if is_agent(entry):
+                    text = f"{AGENT_MARK} {text}"
                 index = task_of(entry)
                 yield text if task is not None or index is None else f"[task {index}] {text}"
             if done:

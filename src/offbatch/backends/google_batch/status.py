@@ -2,7 +2,8 @@
 
 Pure functions over the proto-plus messages (no calls): the table of state mappings is in
 ``backend.py``'s docstring. Attempts and run time of a task come from its status events: each
-move into RUNNING starts an attempt, the next move out of RUNNING ends it.
+move into RUNNING starts an attempt, the next move out of RUNNING ends it. A task's exit code is
+its last attempt's: Google puts ``task_execution`` only on failure events, so a success is 0.
 """
 
 from __future__ import annotations
@@ -48,6 +49,10 @@ def _time(value: Any) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def created_at(job: Any) -> datetime | None:
+    return _time(job.create_time)
+
+
 def job_state(job: Any) -> JobState:
     return JOB_STATES.get(job.status.state.name, JobState.QUEUED)
 
@@ -79,8 +84,13 @@ def task_status(task: Any, *, job: JobState, now: datetime) -> TaskStatus:
     for event in task.status.status_events:
         at = _time(event.event_time) or now
         new = event.task_state.name
+        if new == "RUNNING" and running_since is None:
+            exit_code = None  # a new attempt: the previous one's code no longer describes the task
+        # Google sets task_execution only on failures; a success carries none and means 0.
         if "task_execution" in event:
             exit_code = event.task_execution.exit_code
+        elif new == "SUCCEEDED":
+            exit_code = 0
         if new == "RUNNING" and running_since is None:
             attempts += 1
             running_since = at
