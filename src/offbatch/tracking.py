@@ -1,4 +1,5 @@
-"""Keeping job rows in step with their backend: state, reason, finish time and actual cost."""
+"""Keeping job rows in step with their backend: state, reason, tasks by state, finish time and
+actual cost; a state change is notified (``notifications``)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from offbatch import costs
+from offbatch import costs, notifications
 from offbatch.backends import Backend, JobState, JobStatus, get_backend
 from offbatch.db.models import Job
 from offbatch.db.session import Database
@@ -38,6 +39,8 @@ def refresh(settings: Settings, db: Database, job_id: str, *, backend: Backend |
     status = backend.status(job.backend_ref or job.id)
     with db.session() as s:
         row = s.get(Job, job_id)
+        changed = row.state != status.state.value
+        row.task_counts = status.task_counts()
         if not JobState(row.state).is_finished() or row.state != status.state.value:
             row.state = status.state.value
             row.reason = status.reason
@@ -53,6 +56,8 @@ def refresh(settings: Settings, db: Database, job_id: str, *, backend: Backend |
                 hourly_usd=hourly, task_seconds=[t.run_seconds for t in status.tasks]
             )
         job = row
+    if changed:
+        notifications.notify(settings, db, job_id)
     return job, status
 
 

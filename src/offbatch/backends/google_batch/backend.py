@@ -134,7 +134,8 @@ class GoogleBatchBackend(Backend):
 
         self.validate(spec.config)
         project = self.settings.google_project or PROJECT_PLACEHOLDER
-        return request.request_as_json(request.build_request(spec, project=project, redact=True))
+        return request.request_as_json(request.build_request(
+            spec, project=project, redact=True, pubsub_topic=self.settings.notify_pubsub_topic))
 
     def submit(self, spec: JobSpec) -> str:
         from offbatch.backends.google_batch import request
@@ -144,7 +145,8 @@ class GoogleBatchBackend(Backend):
         if problems:
             raise ConfigError(problems[0], hint="see docs/operations.md")
         project = self.project
-        job = self.client.create_job(request=request.build_request(spec, project=project))
+        job = self.client.create_job(request=request.build_request(
+            spec, project=project, pubsub_topic=self.settings.notify_pubsub_topic))
         return job.name or f"{request.parent(project, spec.config.location)}/jobs/{spec.job_id}"
 
     def status(self, ref: str) -> JobStatus:
