@@ -16,6 +16,8 @@ import pytest
 from offbatch.api.routes.review import STATIC_DIR
 
 OFF_PRODUCT = "https://world.openfoodfacts.org/product/"
+# Product photos, allowed by the review page's CSP for images only.
+OFF_IMAGES = "https://images.openfoodfacts.org/images/products/"
 # An XML namespace name in the favicon, never fetched.
 SVG_NAMESPACE = "http://www.w3.org/2000/svg"
 STATIC_FILES = sorted(p for p in STATIC_DIR.iterdir() if p.is_file())
@@ -67,12 +69,12 @@ def test_static_files_are_package_data():
 
 @pytest.mark.parametrize("path", STATIC_FILES, ids=lambda p: p.name)
 def test_page_loads_nothing_from_elsewhere(path):
-    """Works offline: the only external address is the product link to Open Food Facts."""
+    """Works offline: the only external addresses are the product link and product photos."""
     text = path.read_text(encoding="utf-8")
     urls = re.findall(r"""(?:https?:)?//[^\s"'<>)]+""", text)
     # Comments in JS/CSS start with // or contain "//" only as comment markers: skip bare "//".
     urls = [u for u in urls if re.match(r"(?:https?:)?//[\w.-]+\.\w", u)]
-    assert all(u.startswith(OFF_PRODUCT) or u == SVG_NAMESPACE for u in urls), urls
+    assert all(u.startswith((OFF_PRODUCT, OFF_IMAGES)) or u == SVG_NAMESPACE for u in urls), urls
     assert not re.search(r"@import|url\(\s*['\"]?(?:https?:)?//", text)
 
 

@@ -69,12 +69,61 @@ class JobOut(BaseModel):
     finished_at: datetime | None
 
 
-class JobDetail(JobOut):
+class JobRow(JobOut):
+    """A job as the console's jobs page lists it."""
+
+    # Tasks by state at the last refresh, e.g. {"SUCCEEDED": 3, "RUNNING": 1}.
+    task_counts: dict[str, int] | None = None
+    # Rows whose results exist (finished chunks and parts); None when storage could not be read.
+    rows_done: int | None = None
     imports: ImportOut | None = None
 
 
+class TaskOut(BaseModel):
+    index: int
+    state: str
+    attempts: int
+    exit_code: int | None
+    reason: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    run_seconds: float
+
+
+class EventOut(BaseModel):
+    time: datetime
+    description: str
+    state: str | None
+
+
+class JobDetail(JobRow):
+    # What the job was launched with (resources, limits, engine), without secrets or storage URL.
+    config_summary: dict[str, Any] = Field(default_factory=dict)
+    tasks: list[TaskOut] = Field(default_factory=list)
+    events: list[EventOut] = Field(default_factory=list)
+    # Why tasks and events are missing, when the backend could not be asked.
+    backend_error: str | None = None
+    insights_open: int = 0
+    insights_annotated: int = 0
+
+
 class JobList(BaseModel):
-    jobs: list[JobOut]
+    jobs: list[JobRow]
+
+
+class TaskLogs(BaseModel):
+    job_id: str
+    task: int
+    lines: list[str]
+    # Pass it back as ``cursor`` to get only the lines written since.
+    next_cursor: int
+    # The job is finished: no line will be added.
+    finished: bool
+
+
+class CancelOut(BaseModel):
+    job_id: str
+    state: str
 
 
 class InsightOut(BaseModel):
