@@ -10,7 +10,7 @@ its ingredients photo in the product language (``<key>.<rev>`` from the dump's `
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -43,7 +43,7 @@ class IngredientsSpellcheck(JobType):
     prediction_type = "ingredient_spellcheck"
     dataset_columns = ("code", "lang", "ingredients_text", "ingredients_n", "unknown_ingredients_n", "popularity_key")
     Params = SpellcheckParams
-    optional_dataset_columns = {
+    optional_dataset_columns: ClassVar[dict[str, str]] = {
         "product_name": 'STRUCT(lang VARCHAR, "text" VARCHAR)[]',
         "images": 'STRUCT("key" VARCHAR, rev INTEGER)[]',
     }

@@ -9,7 +9,14 @@ from fastapi.concurrency import run_in_threadpool
 
 from offbatch import insights
 from offbatch.api.deps import Annotator, DbDep, body_schema, read_body
-from offbatch.api.schemas import JOB_ID_PATTERN, MAX_ID, TAG_PATTERN, AnnotateRequest, InsightOut, InsightPage
+from offbatch.api.schemas import (
+    JOB_ID_PATTERN,
+    MAX_ID,
+    TAG_PATTERN,
+    AnnotateRequest,
+    InsightOut,
+    InsightPage,
+)
 
 router = APIRouter(prefix="/api/v1/insights", tags=["insights"])
 
