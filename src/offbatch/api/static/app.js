@@ -180,7 +180,9 @@
          "#" + insight.id + " · " + insight.predictor_version + " · " + when(insight.created_at)),
       insight.job_id ? el("a", { className: "muted", href: "/jobs/" + encodeURIComponent(insight.job_id) }, "job") : null));
     card.appendChild(el("div", { className: "product" },
-      el("span", { className: "product-name" }, typeof data.name === "string" && data.name ? data.name : "(no product name in the dump)")));
+      typeof data.name === "string" && data.name
+        ? el("span", { className: "product-name" }, data.name)
+        : el("span", { className: "product-name missing" }, "no product name in the dump")));
 
     var texts = el("div", { className: "diff" },
       el("div", { className: "side original" }, el("h3", {}, "Original"), diffText(diff.original, "del")),

@@ -29,9 +29,12 @@
   function importCell(run) {
     if (!run) return el("span", { className: "muted" }, "—");
     var cls = run.state === "succeeded" ? "ok" : run.state === "failed" ? "bad" : "";
-    var text = run.state === "succeeded"
-      ? run.predictions_created + " pred. · " + run.insights_created + " new · " + run.insights_updated + " upd."
-      : run.state === "failed" ? "failed" : run.state + " " + run.parts_done + "/" + run.parts_total;
+    if (run.state === "succeeded") {
+      return el("span", { className: "import " + cls, title: C.importLabel(run) },
+        el("span", {}, run.predictions_created + " predictions"), el("br"),
+        el("span", { className: "muted" }, run.insights_created + " new · " + run.insights_updated + " updated"));
+    }
+    var text = run.state === "failed" ? "failed" : run.state + " " + run.parts_done + "/" + run.parts_total;
     return el("span", { className: "import " + cls, title: C.importLabel(run) }, text);
   }
 
