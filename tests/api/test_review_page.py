@@ -38,6 +38,26 @@ def test_root_serves_the_review_page(client):
     assert "script-src 'self'" in csp and "connect-src 'self'" in csp and "default-src 'none'" in csp
 
 
+def test_review_page_may_show_photos_from_the_image_server_only(client):
+    csp = client.get("/").headers["content-security-policy"]
+    assert "img-src 'self' https://images.openfoodfacts.org;" in csp
+    # Images only: scripts, styles and requests stay on this origin.
+    assert csp.count("images.openfoodfacts.org") == 1
+
+
+@pytest.mark.parametrize("path", ["/jobs", "/jobs/ingredients-spellcheck-20260101-000000"])
+def test_jobs_pages_are_served_with_their_own_csp(client, path):
+    r = client.get(path)
+    assert r.status_code == 200 and r.headers["content-type"] == "text/html; charset=utf-8"
+    csp = r.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "img-src 'self';" in csp and "openfoodfacts" not in csp
+    assert '<script src="/static/console.js"' in r.text
+
+
+def test_a_malformed_job_page_path_is_refused(client):
+    assert client.get("/jobs/Bad_Id").status_code == 422
+
+
 @pytest.mark.parametrize(
     ("path", "content_type"),
     [
