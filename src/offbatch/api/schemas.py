@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 # Google Batch's job name pattern, which job ids follow (DESIGN.md).
 JOB_ID_PATTERN = r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"
 # Printable filter values without NUL (PostgreSQL cannot compare them).
 TAG_PATTERN = r"^[^\x00-\x1f]{1,100}$"
 MAX_ID = 2**63 - 1
+
+
+def _utc(value: datetime) -> datetime:
+    # SQLite returns the stored UTC times without their zone: say it, as RFC 3339 requires.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
 
 
 class ImportRequest(BaseModel):
@@ -38,9 +46,9 @@ class ImportOut(BaseModel):
     insights_created: int
     insights_updated: int
     error: str | None
-    created_at: datetime
-    updated_at: datetime
-    finished_at: datetime | None
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+    finished_at: UtcDatetime | None
 
 
 class ImportAccepted(BaseModel):
@@ -64,9 +72,9 @@ class JobOut(BaseModel):
     engine: str
     cost_estimate_usd: float | None
     cost_actual_usd: float | None
-    created_at: datetime
-    updated_at: datetime
-    finished_at: datetime | None
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+    finished_at: UtcDatetime | None
 
 
 class JobRow(JobOut):
@@ -85,13 +93,13 @@ class TaskOut(BaseModel):
     attempts: int
     exit_code: int | None
     reason: str | None
-    started_at: datetime | None
-    finished_at: datetime | None
+    started_at: UtcDatetime | None
+    finished_at: UtcDatetime | None
     run_seconds: float
 
 
 class EventOut(BaseModel):
-    time: datetime
+    time: UtcDatetime
     description: str
     state: str | None
 
@@ -139,10 +147,10 @@ class InsightOut(BaseModel):
     prediction_id: int | None
     job_id: str | None
     annotation: int | None
-    annotated_at: datetime | None
+    annotated_at: UtcDatetime | None
     annotated_by: str | None
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
 
 
 class InsightPage(BaseModel):
