@@ -154,6 +154,49 @@ def test_a_running_job_is_followed_to_succeeded_and_its_logs_open(settings, db, 
     page.locator("#summary", has_text=f"of job {plan.job_id}").wait_for()
 
 
+SLOW_CONFIG = """
+location: local
+cpu_milli: 1000
+memory_mib: 1024
+max_retry_count: 0
+max_run_duration: 30m
+task_count: 4
+parallelism: 1
+machine_type: local
+budget_usd: 1
+engine: cpu
+chunk_size: 8
+env: {}
+"""
+
+
+def test_a_running_job_is_cancelled_from_its_page(settings, db, serve, page, tmp_path):
+    # Four tasks one after the other (each loads its vocabulary first): tens of seconds of
+    # running, a wide margin for the page to load and the click to land.
+    config = tmp_path / "slow.yaml"
+    config.write_text(SLOW_CONFIG)
+    served = serve()
+    plan = launch(settings, db, job_type_name="ingredients-spellcheck", backend_name="local", limit=40,
+                  config_path=config, include_predicted=True, confirm=lambda _plan: True)
+    page.goto(f"{served.url}/jobs/{plan.job_id}")
+    page.locator("#tasks tbody tr").first.wait_for()
+    cancel = page.locator("#cancel")
+    assert cancel.is_disabled() and "operator token" in cancel.get_attribute("title")
+    page.fill("#token-input", settings.annotation_token.get_secret_value())
+    page.click("#token-save")
+    assert cancel.is_enabled()
+    page.locator('#tasks button[data-task="0"]').click()
+    page.locator("#logs-state", has_text="following").wait_for()
+    shot(page, "job-running")
+    page.once("dialog", lambda dialog: dialog.accept())
+    cancel.click()
+    page.locator("#job-state .state.state-cancelled").wait_for(timeout=120_000)
+    assert page.locator("#tasks .state-cancelled").count() >= 1
+    page.locator("#logs-state", has_text="(complete)").wait_for()
+    assert cancel.is_disabled()
+    shot(page, "job-cancelled")
+
+
 def test_review_page_accepts_rejects_and_edits(settings, db, serve, page, make_job):
     rows = [output_row(str(3000000000000 + i), original="sucre, farnie de blé", correction="sucre, farine de blé")
             for i in range(3)]
