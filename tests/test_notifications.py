@@ -18,7 +18,7 @@ from offbatch import notifications, tracking
 from offbatch.backends.base import Backend, JobState, JobStatus, TaskState, TaskStatus
 from offbatch.db.models import Job, Notification
 from offbatch.imports import run_import
-from tests.conftest import output_row
+from tests.conftest import output_row, wait_for
 
 SECRET = "notify-secret-0123456789abcdef"
 
@@ -261,3 +261,12 @@ def test_the_pubsub_topic_setting_is_checked(settings):
 
     with pytest.raises(ConfigError, match="NOTIFY_PUBSUB_TOPIC"):
         load_settings(home=settings.home, notify_pubsub_topic="offbatch-jobs")
+
+
+def test_a_refresh_can_notify_in_the_background(notify_settings, db, make_job, receiver):
+    receiver.statuses = [503]  # a failing receiver must not hold a console request
+    job = make_job([[output_row("1")]], state="QUEUED")
+    tracking.refresh(notify_settings, db, job.id, backend=ScriptedBackend(notify_settings, JobState.RUNNING),
+                     notify_later=True)
+    wait_for(lambda: [r.state for r in rows(db)] == ["sent"], timeout=60, what="the background notification")
+    assert receiver.events() == ["job.running", "job.running"]  # 503, then sent on the retry

@@ -70,7 +70,8 @@ def job_rows(settings: Settings, db: Database, *, limit: int, job_type: str | No
     for job in tracking.list_jobs(db, limit=limit, job_type=job_type):
         if not JobState(job.state).is_finished() and job.backend_ref:
             try:
-                job, _ = tracking.refresh(settings, db, job.id, backend=tracking.backend_for(settings, job, backends))
+                job, _ = tracking.refresh(settings, db, job.id, backend=tracking.backend_for(settings, job, backends),
+                                          notify_later=True)
             except OffbatchError:
                 pass  # shown as last recorded; the job page says why
         jobs.append(job)
@@ -83,7 +84,7 @@ def job_detail(settings: Settings, db: Database, job_id: str) -> JobView:
     job = tracking.get_job(db, job_id)
     status, error = None, None
     try:
-        job, status = tracking.refresh(settings, db, job_id)
+        job, status = tracking.refresh(settings, db, job_id, notify_later=True)
     except OffbatchError as e:
         error = e.message
     with db.session() as s:
@@ -126,5 +127,5 @@ def cancel(settings: Settings, db: Database, job_id: str) -> Job:
     job = tracking.get_job(db, job_id)
     backend = tracking.backend_for(settings, job)
     backend.cancel(job.backend_ref or job.id)
-    job, _ = tracking.refresh(settings, db, job_id, backend=backend)
+    job, _ = tracking.refresh(settings, db, job_id, backend=backend, notify_later=True)
     return job

@@ -12,8 +12,9 @@ Contract:
 | body | JSON with ``event``, ``id`` (``<job>/<event>``, for receivers to drop duplicates), the job's state, reason, counts, costs, import, and a Slack-compatible ``text`` |
 | signature | with ``OFFBATCH_NOTIFY_SECRET``: ``X-Offbatch-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`` and ``X-Offbatch-Timestamp`` (Unix seconds; receivers refuse old ones to stop replays) |
 
-Blocking: sending happens in the tracking process, at most ``notify_attempts`` ×
-``notify_timeout_seconds`` plus the backoff. The URL may itself be a secret (Slack's are): it is
+Blocking: ``notify`` sends in the calling thread, at most ``notify_attempts`` ×
+``notify_timeout_seconds`` plus the backoff; ``notify_later`` hands it to a background thread
+(the console's API requests must not wait on a slow receiver). The URL may itself be a secret (Slack's are): it is
 never logged or stored, nor is the secret.
 """
 
@@ -23,8 +24,10 @@ import hashlib
 import hmac
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -183,6 +186,29 @@ def _claim(db: Database, job_id: str, event: str, *, who: str) -> int | None:
             .values(created_at=now, claimed_by=who)
             .returning(Notification.id)
         ).scalar_one_or_none()
+
+
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def notify_later(settings: Settings, db: Database, job_id: str) -> Future | None:
+    """``notify`` in a background thread of this process (None without a notification URL)."""
+    global _executor
+    if not settings.notify_url:
+        return None
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="offbatch-notify")
+    return _executor.submit(_notify_logged, settings, db, job_id)
+
+
+def _notify_logged(settings: Settings, db: Database, job_id: str) -> list[Outcome]:
+    try:
+        return notify(settings, db, job_id)
+    except Exception:
+        log.exception("notifications of job %s failed", job_id)
+        raise
 
 
 def notify(settings: Settings, db: Database, job_id: str, *, post: Post = _http_post,

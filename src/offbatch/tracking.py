@@ -32,8 +32,11 @@ def backend_for(settings: Settings, job: Job, cache: dict[str, Backend] | None =
     return backend
 
 
-def refresh(settings: Settings, db: Database, job_id: str, *, backend: Backend | None = None) -> tuple[Job, JobStatus]:
-    """Ask the backend for the job's status and record it on the job row."""
+def refresh(
+    settings: Settings, db: Database, job_id: str, *, backend: Backend | None = None, notify_later: bool = False
+) -> tuple[Job, JobStatus]:
+    """Ask the backend for the job's status and record it on the job row; notify a change
+    (in a background thread with ``notify_later``, so a request never waits on the receiver)."""
     job = get_job(db, job_id)
     backend = backend or backend_for(settings, job)
     status = backend.status(job.backend_ref or job.id)
@@ -57,7 +60,10 @@ def refresh(settings: Settings, db: Database, job_id: str, *, backend: Backend |
             )
         job = row
     if changed:
-        notifications.notify(settings, db, job_id)
+        if notify_later:
+            notifications.notify_later(settings, db, job_id)
+        else:
+            notifications.notify(settings, db, job_id)
     return job, status
 
 
