@@ -33,7 +33,7 @@ from offbatch.storage import JobFolder
 pytest_plugins = ["tests.fakes.gcs_fixtures", "tests.fakes.google_batch_fixtures"]
 
 PG_ENV = "OFFBATCH_TEST_DATABASE_URL"
-TABLES = "product_updates, insights, predictions, imports, jobs"
+TABLES = "notifications, product_updates, insights, predictions, imports, jobs"
 TEST_KEY = "test-batch-job-key-0123456789abcdef"
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get(PG_ENV) else [])

@@ -96,3 +96,31 @@ def test_an_empty_selection_is_an_error_and_writes_nothing(tmp_path):
 def test_select_counts_without_writing(tmp_path):
     con = duckdb.connect()
     assert select(con, dataset=str(SAMPLE), job_type=JOB_TYPE, params=JOB_TYPE.Params()) == 539
+
+
+def test_product_name_and_ingredients_photo_are_carried(tmp_path):
+    _, folder = run(tmp_path)
+    rows = {r["code"]: r for r in read(folder.input_part(0)).to_pylist()}
+    first = rows["0009800895007"]
+    assert first["name"]  # the dump's "main" product name
+    photos = [r for r in rows.values() if r["image"]]
+    assert photos, "the sample has products with an ingredients photo"
+    # <key>.<rev> of the photo in the product's own language.
+    assert all(r["image"].startswith(f"ingredients_{r['lang']}.") and r["image"].rsplit(".", 1)[1].isdigit()
+               for r in photos)
+    con = duckdb.connect()
+    ((key, rev),) = con.sql(
+        "SELECT i.key, i.rev FROM (SELECT unnest(images) AS i FROM read_parquet(?) WHERE code = ?) "
+        "WHERE i.key = 'ingredients_' || ?", params=[str(SAMPLE), photos[0]["code"], photos[0]["lang"]]).fetchall()
+    assert photos[0]["image"] == f"{key}.{rev}"
+
+
+def test_a_dump_without_names_or_photos_still_extracts(tmp_path):
+    partial = tmp_path / "no-names.parquet"
+    con = duckdb.connect()
+    pq.write_table(con.sql("SELECT * EXCLUDE (product_name, images) FROM read_parquet(?)",
+                           params=[str(SAMPLE)]).to_arrow_table(), partial)
+    result, folder = run(tmp_path, dataset=str(partial))
+    table = read(folder.input_part(0))
+    assert result.rows == 539
+    assert set(table.column("name").to_pylist()) == {None} and set(table.column("image").to_pylist()) == {None}

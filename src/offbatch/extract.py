@@ -32,11 +32,13 @@ class Extraction:
 
 
 def open_dataset(
-    con: duckdb.DuckDBPyConnection, dataset: str, required: tuple[str, ...], *, exclude_codes: pa.Array | None = None
+    con: duckdb.DuckDBPyConnection, dataset: str, required: tuple[str, ...], *, exclude_codes: pa.Array | None = None,
+    optional: dict[str, str] | None = None,
 ) -> None:
     """Expose ``dataset`` (a Parquet file, glob or gs:// URL) as the view ``dataset``.
 
-    Products whose code is in ``exclude_codes`` are left out (incremental launches).
+    Products whose code is in ``exclude_codes`` are left out (incremental launches). An
+    ``optional`` column the dataset lacks reads as NULL of the given DuckDB type.
     """
     if dataset.startswith("gs://"):
         fs, _ = storage.filesystem(dataset)
@@ -53,6 +55,10 @@ def open_dataset(
             f"dataset {dataset} lacks required columns: {', '.join(missing)}",
             hint="offbatch expects the Open Food Facts Parquet dump schema",
         )
+    absent = {name: kind for name, kind in (optional or {}).items() if name not in rel.columns}
+    if absent:
+        # Names and types are the job type's own constants, never user input.
+        rel = rel.project(", ".join(["*", *(f'CAST(NULL AS {kind}) AS "{name}"' for name, kind in absent.items())]))
     if exclude_codes is not None and len(exclude_codes):
         con.register("excluded_codes", pa.table({"code": exclude_codes.cast(pa.string())}))
         rel = rel.join(con.table("excluded_codes"), "code", how="anti")
@@ -68,7 +74,8 @@ def select(
     exclude_codes: pa.Array | None = None,
 ) -> int:
     """Run the job type's extraction into the temp table ``selected``; return its row count."""
-    open_dataset(con, dataset, job_type.dataset_columns, exclude_codes=exclude_codes)
+    open_dataset(con, dataset, job_type.dataset_columns, exclude_codes=exclude_codes,
+                 optional=job_type.optional_dataset_columns)
     sql, args = job_type.extraction_query(params)
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE selected AS {sql}", args)

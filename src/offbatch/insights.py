@@ -40,6 +40,7 @@ class InsightFilter:
     value_tag: str | None = None
     barcode: str | None = None
     annotated: bool | None = None
+    job_id: str | None = None
 
 
 class ProductUpdateSink(Protocol):
@@ -68,6 +69,8 @@ def _filtered(query, f: InsightFilter):
         query = query.where(Insight.barcode == f.barcode)
     if f.annotated is not None:
         query = query.where(Insight.annotation.is_not(None) if f.annotated else Insight.annotation.is_(None))
+    if f.job_id:
+        query = query.where(Insight.job_id == f.job_id)
     return query
 
 

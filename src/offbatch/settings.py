@@ -44,6 +44,17 @@ class Settings(BaseSettings):
     duckdb_memory_limit: str | None = Field(default=None, pattern=r"^\d+(\.\d+)?(KB|MB|GB|KiB|MiB|GiB)$")
     # Bearer token that lets a reviewer annotate insights through the API; unset = read-only API.
     annotation_token: SecretStr | None = None
+    # Job state changes are POSTed as JSON to this URL (unset: no notifications), signed with
+    # HMAC-SHA256 under the secret when one is set; see notifications.py.
+    notify_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    notify_secret: SecretStr | None = None
+    notify_attempts: int = Field(default=5, ge=1, le=20)
+    # First wait between attempts, doubled after each (0.5, 1, 2, 4 s by default).
+    notify_backoff_seconds: float = Field(default=0.5, ge=0, le=60)
+    notify_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # Google Batch only: also have Batch publish the job's own state changes to this Pub/Sub
+    # topic (projects/P/topics/T).
+    notify_pubsub_topic: str | None = Field(default=None, pattern=r"^projects/[^/\s]+/topics/[^/\s]+$")
 
     @property
     def home_dir(self) -> Path:

@@ -1,4 +1,5 @@
-"""Keeping job rows in step with their backend: state, reason, finish time and actual cost."""
+"""Keeping job rows in step with their backend: state, reason, tasks by state, finish time and
+actual cost; a state change is notified (``notifications``)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from offbatch import costs
+from offbatch import costs, notifications
 from offbatch.backends import Backend, JobState, JobStatus, get_backend
 from offbatch.db.models import Job
 from offbatch.db.session import Database
@@ -31,13 +32,18 @@ def backend_for(settings: Settings, job: Job, cache: dict[str, Backend] | None =
     return backend
 
 
-def refresh(settings: Settings, db: Database, job_id: str, *, backend: Backend | None = None) -> tuple[Job, JobStatus]:
-    """Ask the backend for the job's status and record it on the job row."""
+def refresh(
+    settings: Settings, db: Database, job_id: str, *, backend: Backend | None = None, notify_later: bool = False
+) -> tuple[Job, JobStatus]:
+    """Ask the backend for the job's status and record it on the job row; notify a change
+    (in a background thread with ``notify_later``, so a request never waits on the receiver)."""
     job = get_job(db, job_id)
     backend = backend or backend_for(settings, job)
     status = backend.status(job.backend_ref or job.id)
     with db.session() as s:
         row = s.get(Job, job_id)
+        changed = row.state != status.state.value
+        row.task_counts = status.task_counts()
         if not JobState(row.state).is_finished() or row.state != status.state.value:
             row.state = status.state.value
             row.reason = status.reason
@@ -53,6 +59,11 @@ def refresh(settings: Settings, db: Database, job_id: str, *, backend: Backend |
                 hourly_usd=hourly, task_seconds=[t.run_seconds for t in status.tasks]
             )
         job = row
+    if changed:
+        if notify_later:
+            notifications.notify_later(settings, db, job_id)
+        else:
+            notifications.notify(settings, db, job_id)
     return job, status
 
 

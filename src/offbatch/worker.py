@@ -106,7 +106,7 @@ def run(task: TaskEnv) -> dict[str, float | int]:
         raise BadInput(f"input part missing: {task.input_part}") from None
     except (pa.ArrowInvalid, OSError) as e:
         raise BadInput(f"input part {task.input_part} is not readable Parquet: {e}") from e
-    missing = [c for c in job_type.input_schema.names if c not in names]
+    missing = [c for c in job_type.input_schema.names if c not in names and c not in job_type.optional_fields]
     if missing:
         raise BadInput(f"input part {task.input_part} lacks columns: {', '.join(missing)}")
 
@@ -116,7 +116,8 @@ def run(task: TaskEnv) -> dict[str, float | int]:
     # Chunks an earlier attempt finished, listed once (not one existence check per chunk).
     finished = set(storage.list_parquet(task.chunks_url, prefix="chunk-"))
     try:
-        batches = source.iter_batches(batch_size=task.chunk_size, columns=job_type.input_schema.names)
+        batches = source.iter_batches(batch_size=task.chunk_size,
+                                      columns=[c for c in job_type.input_schema.names if c in names])
         for n, batch in enumerate(batches):
             url = task.chunk_url(n)
             chunk_urls.append(url)
@@ -125,7 +126,7 @@ def run(task: TaskEnv) -> dict[str, float | int]:
                 continue
             started = time.perf_counter()
             try:
-                batch = batch.cast(job_type.input_schema)
+                batch = job_type.null_filled(batch, job_type.input_schema).cast(job_type.input_schema)
             except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
                 raise BadInput(f"chunk {n} of {task.input_part} has invalid rows: {e}") from e
             out = job_type.process(batch, engine)

@@ -26,6 +26,7 @@ def test_no_request_makes_a_5xx(app, settings, db, make_job):
     credentials = {
         "import_job_api_v1_batch_import_post": bearer(token_for(settings, job.id)),
         "annotate_api_v1_insights__insight_id__annotate_post": bearer(settings.annotation_token.get_secret_value()),
+        "cancel_job_api_v1_batch_jobs__job_id__cancel_post": bearer(settings.annotation_token.get_secret_value()),
     }
     checked = 0
     statuses: list[tuple[str, bool, int]] = []
@@ -43,7 +44,7 @@ def test_no_request_makes_a_5xx(app, settings, db, make_job):
 
         call()
         checked += 1
-    assert checked == 7
+    assert checked == 10
     # The credentialed calls got past authentication: the check saw real answers, not only 401s.
     assert any(authed and status in (200, 202, 409)
                for path, authed, status in statuses if path.endswith(("/import", "/annotate")))

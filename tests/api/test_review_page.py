@@ -16,6 +16,8 @@ import pytest
 from offbatch.api.routes.review import STATIC_DIR
 
 OFF_PRODUCT = "https://world.openfoodfacts.org/product/"
+# Product photos, allowed by the review page's CSP for images only.
+OFF_IMAGES = "https://images.openfoodfacts.org/images/products/"
 # An XML namespace name in the favicon, never fetched.
 SVG_NAMESPACE = "http://www.w3.org/2000/svg"
 STATIC_FILES = sorted(p for p in STATIC_DIR.iterdir() if p.is_file())
@@ -34,6 +36,26 @@ def test_root_serves_the_review_page(client):
     # Only this origin's scripts, styles and API; no inline script would run.
     csp = r.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "connect-src 'self'" in csp and "default-src 'none'" in csp
+
+
+def test_review_page_may_show_photos_from_the_image_server_only(client):
+    csp = client.get("/").headers["content-security-policy"]
+    assert "img-src 'self' https://images.openfoodfacts.org;" in csp
+    # Images only: scripts, styles and requests stay on this origin.
+    assert csp.count("images.openfoodfacts.org") == 1
+
+
+@pytest.mark.parametrize("path", ["/jobs", "/jobs/ingredients-spellcheck-20260101-000000"])
+def test_jobs_pages_are_served_with_their_own_csp(client, path):
+    r = client.get(path)
+    assert r.status_code == 200 and r.headers["content-type"] == "text/html; charset=utf-8"
+    csp = r.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "img-src 'self';" in csp and "openfoodfacts" not in csp
+    assert '<script src="/static/console.js"' in r.text
+
+
+def test_a_malformed_job_page_path_is_refused(client):
+    assert client.get("/jobs/Bad_Id").status_code == 422
 
 
 @pytest.mark.parametrize(
@@ -67,12 +89,12 @@ def test_static_files_are_package_data():
 
 @pytest.mark.parametrize("path", STATIC_FILES, ids=lambda p: p.name)
 def test_page_loads_nothing_from_elsewhere(path):
-    """Works offline: the only external address is the product link to Open Food Facts."""
+    """Works offline: the only external addresses are the product link and product photos."""
     text = path.read_text(encoding="utf-8")
     urls = re.findall(r"""(?:https?:)?//[^\s"'<>)]+""", text)
     # Comments in JS/CSS start with // or contain "//" only as comment markers: skip bare "//".
     urls = [u for u in urls if re.match(r"(?:https?:)?//[\w.-]+\.\w", u)]
-    assert all(u.startswith(OFF_PRODUCT) or u == SVG_NAMESPACE for u in urls), urls
+    assert all(u.startswith((OFF_PRODUCT, OFF_IMAGES)) or u == SVG_NAMESPACE for u in urls), urls
     assert not re.search(r"@import|url\(\s*['\"]?(?:https?:)?//", text)
 
 

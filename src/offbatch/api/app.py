@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from offbatch import __version__
 from offbatch.api.deps import MAX_BODY_BYTES
-from offbatch.api.routes import batch, insights, review
+from offbatch.api.routes import batch, info, insights, jobs, review
 from offbatch.db.session import Database
 from offbatch.errors import OffbatchError
 from offbatch.imports.loop import import_loop
@@ -73,6 +73,8 @@ def create_app(
     app.state.sink = sink or DatabaseSink()
     app.state.stop, app.state.wake = threading.Event(), threading.Event()
     app.include_router(batch.router)
+    app.include_router(jobs.router)
+    app.include_router(info.router)
     app.include_router(insights.router)
     app.include_router(review.router)
     app.mount("/static", StaticFiles(directory=review.STATIC_DIR), name="static")

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 # Google Batch's job name pattern, which job ids follow (DESIGN.md).
 JOB_ID_PATTERN = r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"
 # Printable filter values without NUL (PostgreSQL cannot compare them).
 TAG_PATTERN = r"^[^\x00-\x1f]{1,100}$"
 MAX_ID = 2**63 - 1
+
+
+def _utc(value: datetime) -> datetime:
+    # SQLite returns the stored UTC times without their zone: say it, as RFC 3339 requires.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
 
 
 class ImportRequest(BaseModel):
@@ -38,9 +46,9 @@ class ImportOut(BaseModel):
     insights_created: int
     insights_updated: int
     error: str | None
-    created_at: datetime
-    updated_at: datetime
-    finished_at: datetime | None
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+    finished_at: UtcDatetime | None
 
 
 class ImportAccepted(BaseModel):
@@ -64,17 +72,66 @@ class JobOut(BaseModel):
     engine: str
     cost_estimate_usd: float | None
     cost_actual_usd: float | None
-    created_at: datetime
-    updated_at: datetime
-    finished_at: datetime | None
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+    finished_at: UtcDatetime | None
 
 
-class JobDetail(JobOut):
+class JobRow(JobOut):
+    """A job as the console's jobs page lists it."""
+
+    # Tasks by state at the last refresh, e.g. {"SUCCEEDED": 3, "RUNNING": 1}.
+    task_counts: dict[str, int] | None = None
+    # Rows whose results exist (finished chunks and parts); None when storage could not be read.
+    rows_done: int | None = None
     imports: ImportOut | None = None
 
 
+class TaskOut(BaseModel):
+    index: int
+    state: str
+    attempts: int
+    exit_code: int | None
+    reason: str | None
+    started_at: UtcDatetime | None
+    finished_at: UtcDatetime | None
+    run_seconds: float
+
+
+class EventOut(BaseModel):
+    time: UtcDatetime
+    description: str
+    state: str | None
+
+
+class JobDetail(JobRow):
+    # What the job was launched with (resources, limits, engine), without secrets or storage URL.
+    config_summary: dict[str, Any] = Field(default_factory=dict)
+    tasks: list[TaskOut] = Field(default_factory=list)
+    events: list[EventOut] = Field(default_factory=list)
+    # Why tasks and events are missing, when the backend could not be asked.
+    backend_error: str | None = None
+    insights_open: int = 0
+    insights_annotated: int = 0
+
+
 class JobList(BaseModel):
-    jobs: list[JobOut]
+    jobs: list[JobRow]
+
+
+class TaskLogs(BaseModel):
+    job_id: str
+    task: int
+    lines: list[str]
+    # Pass it back as ``cursor`` to get only the lines written since.
+    next_cursor: int
+    # The job is finished: no line will be added.
+    finished: bool
+
+
+class CancelOut(BaseModel):
+    job_id: str
+    state: str
 
 
 class InsightOut(BaseModel):
@@ -90,10 +147,10 @@ class InsightOut(BaseModel):
     prediction_id: int | None
     job_id: str | None
     annotation: int | None
-    annotated_at: datetime | None
+    annotated_at: UtcDatetime | None
     annotated_by: str | None
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
 
 
 class InsightPage(BaseModel):

@@ -64,6 +64,9 @@ class Job(Base):
     config: Mapped[dict[str, Any]] = mapped_column(JSON)
     cost_estimate_usd: Mapped[float | None] = mapped_column(Float)
     cost_actual_usd: Mapped[float | None] = mapped_column(Float)
+    # Tasks by state at the last refresh ({"SUCCEEDED": 3, "RUNNING": 1}), for listings that
+    # must not ask the backend about every finished job.
+    task_counts: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     finished_at: Mapped[datetime | None]
@@ -140,6 +143,24 @@ class Insight(Base):
     annotated_by: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Notification(Base):
+    """One state change of a job (``event``) sent to the notification URL: the row is the claim,
+    so of two processes tracking the job only the one that inserts it sends."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (UniqueConstraint("job_id", "event", name="uq_notifications_job_event"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"))
+    event: Mapped[str] = mapped_column(String(40))  # job.running, job.succeeded, import.failed, ...
+    state: Mapped[str] = mapped_column(String(20))  # sending, sent, failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
 
 
 class ProductUpdate(Base):

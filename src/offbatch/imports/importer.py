@@ -30,6 +30,7 @@ from typing import Any
 
 from sqlalchemy import Connection, update
 
+from offbatch import notifications
 from offbatch.backends import JobState
 from offbatch.db.models import ImportRun, Job
 from offbatch.db.session import Database
@@ -114,6 +115,7 @@ def run_import(
         if claim_run(db, run.id, worker_id=worker_id, stale_after=stale_after):
             execute(db, run.id, worker_id=worker_id, chunk_rows=chunk_rows, on_chunk=on_chunk)
             run = get_run(db, run.id)
+            notifications.notify(settings, db, job_id)
             if run.state == ImportState.FAILED:
                 # The error was recorded on the run; raise it here too for the caller.
                 raise _failure(run)
@@ -159,6 +161,7 @@ def process_queue(
                 stop.wait(poll_seconds)
             continue
         execute(db, run_id, worker_id=worker_id, chunk_rows=chunk_rows)
+        notifications.notify(settings, db, get_run(db, run_id).job_id)
         done += 1
     return done
 

@@ -30,6 +30,7 @@ class Part:
     url: str
     rows: int
     row_groups: list[int]  # rows per row group
+    columns: tuple[str, ...] = ()  # the output columns it has (optional ones may be absent)
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ def _name(url: str) -> str:
 
 def inspect_parts(job: Job, job_type: JobType) -> list[Part]:
     """Open every part's footer; ImportFailed naming the part if one is corrupt or lacks columns."""
-    required = job_type.output_schema.names
+    required = [c for c in job_type.output_schema.names if c not in job_type.optional_fields]
     parts = []
     for index in range(job.task_count):
         url = storage.part_url(output_folder(job), index)
@@ -78,7 +79,8 @@ def inspect_parts(job: Job, job_type: JobType) -> list[Part]:
                 hint=f"job type {job_type.name} writes: {', '.join(required)}",
             )
         parts.append(
-            Part(index, url, meta.num_rows, [meta.row_group(i).num_rows for i in range(meta.num_row_groups)])
+            Part(index, url, meta.num_rows, [meta.row_group(i).num_rows for i in range(meta.num_row_groups)],
+                 tuple(c for c in job_type.output_schema.names if c in schema.names))
         )
     return parts
 
@@ -87,8 +89,8 @@ def iter_chunks(
     parts: list[Part], job_type: JobType, *, start_part: int, start_row: int, chunk_size: int
 ) -> Iterator[Chunk]:
     """Chunks of at most ``chunk_size`` rows from ``parts[start_part]`` row ``start_row`` on."""
-    columns = job_type.output_schema.names
     for part in parts[start_part:]:
+        columns = list(part.columns or job_type.output_schema.names)
         skip = start_row if part.index == parts[start_part].index else 0
         if part.rows == 0 or skip >= part.rows:
             yield Chunk(part.index, part.rows, pa.RecordBatch.from_pylist([], schema=job_type.output_schema))
@@ -115,7 +117,7 @@ def iter_chunks(
                         batch = batch.slice(skip - done)
                         done = skip
                     done += batch.num_rows
-                    yield Chunk(part.index, done, sanitize(batch))
+                    yield Chunk(part.index, done, sanitize(job_type.null_filled(batch, job_type.output_schema)))
             except (pa.ArrowException, OSError) as e:
                 if isinstance(e, StorageError):
                     raise

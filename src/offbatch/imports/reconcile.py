@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from offbatch import tracking
+from offbatch import notifications, tracking
 from offbatch.backends import Backend, JobState
 from offbatch.db.models import ImportRun, Job
 from offbatch.db.session import Database
@@ -63,6 +63,7 @@ def reconcile(settings: Settings, db: Database) -> ReconcileReport:
         if job.state in FAILED_JOB_STATES:
             if run_id is not None and run_state != ImportState.FAILED:
                 fail_unclaimed(db, run_id, error=f"job {job.id} {job.state}: {job.reason or 'no reason given'}")
+                notifications.notify(settings, db, job.id)
                 report.failed.append(job.id)
             continue
         if run_state == ImportState.FAILED or run_state == ImportState.QUEUED:
@@ -76,6 +77,7 @@ def reconcile(settings: Settings, db: Database) -> ReconcileReport:
             # Succeeded, yet parts are missing: it can never import; say so on the run.
             run = record_delivery(db, job, ready=False, delivery=False)
             fail_unclaimed(db, run.id, error=f"job {job.id} succeeded but output parts {missing} are missing")
+            notifications.notify(settings, db, job.id)
             report.failed.append(job.id)
             continue
         record_delivery(db, job, ready=True, delivery=False)

@@ -41,6 +41,22 @@ class JobType(ABC):
     Params: ClassVar[type[BaseModel]]
     input_schema: ClassVar[pa.Schema]
     output_schema: ClassVar[pa.Schema]
+    # Dataset columns used when present, with the DuckDB type a NULL stands in for when a dump
+    # lacks them (e.g. product names and photos: nice to have, not needed to run).
+    optional_dataset_columns: ClassVar[dict[str, str]] = {}
+    # Input/output columns that parts written before they existed lack (read as nulls), so that
+    # older jobs still resume and import.
+    optional_fields: ClassVar[frozenset[str]] = frozenset()
+
+    def null_filled(self, batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+        """``batch`` with the optional fields of ``schema`` it lacks added as nulls."""
+        absent = [f for f in schema if f.name not in batch.schema.names and f.name in self.optional_fields]
+        if not absent:
+            return batch
+        columns = {name: batch.column(name) for name in batch.schema.names}
+        columns |= {f.name: pa.nulls(batch.num_rows, f.type) for f in absent}
+        return pa.RecordBatch.from_arrays([columns[f.name] for f in schema if f.name in columns],
+                                          names=[f.name for f in schema if f.name in columns])
 
     def config_path(self, backend: str) -> Path:
         """The shipped config of this job type for ``backend``."""

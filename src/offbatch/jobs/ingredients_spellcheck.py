@@ -2,13 +2,15 @@
 
 Extraction follows Robotoff's query: the ``main`` ingredients text, the product language, and
 products whose fraction of unknown ingredients is in ``(min_fraction, max_fraction]``, most
-popular first.
+popular first. It also carries, for reviewers, the product's ``main`` name and the reference of
+its ingredients photo in the product language (``<key>.<rev>`` from the dump's ``images``, e.g.
+``ingredients_fr.12``) through input, output and prediction data to the insight.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -41,6 +43,11 @@ class IngredientsSpellcheck(JobType):
     prediction_type = "ingredient_spellcheck"
     dataset_columns = ("code", "lang", "ingredients_text", "ingredients_n", "unknown_ingredients_n", "popularity_key")
     Params = SpellcheckParams
+    optional_dataset_columns: ClassVar[dict[str, str]] = {
+        "product_name": 'STRUCT(lang VARCHAR, "text" VARCHAR)[]',
+        "images": 'STRUCT("key" VARCHAR, rev INTEGER)[]',
+    }
+    optional_fields = frozenset({"name", "image"})
     input_schema = pa.schema(
         [
             ("code", pa.string()),
@@ -48,6 +55,8 @@ class IngredientsSpellcheck(JobType):
             ("text", pa.string()),
             ("fraction", pa.float64()),
             ("popularity_key", pa.int64()),
+            ("name", pa.string()),
+            ("image", pa.string()),
         ]
     )
     output_schema = pa.schema(
@@ -59,6 +68,8 @@ class IngredientsSpellcheck(JobType):
             ("truncated", pa.bool_()),
             ("engine", pa.string()),
             ("engine_version", pa.string()),
+            ("name", pa.string()),
+            ("image", pa.string()),
         ]
     )
 
@@ -66,10 +77,15 @@ class IngredientsSpellcheck(JobType):
         assert isinstance(params, SpellcheckParams)
         sql = f"""
             SELECT CAST(code AS VARCHAR) AS code, CAST(lang AS VARCHAR) AS lang, text,
-                   {_FRACTION} AS fraction, CAST(popularity_key AS BIGINT) AS popularity_key
+                   {_FRACTION} AS fraction, CAST(popularity_key AS BIGINT) AS popularity_key,
+                   name, image
             FROM (
                 SELECT code, lang, popularity_key, unknown_ingredients_n, ingredients_n,
-                       list_filter(ingredients_text, lambda x: x.lang = 'main')[1].text AS text
+                       list_filter(ingredients_text, lambda x: x.lang = 'main')[1].text AS text,
+                       list_filter(product_name, lambda x: x.lang = 'main')[1].text AS name,
+                       list_transform(
+                           list_filter(images, lambda x: x.key = 'ingredients_' || lang AND x.rev IS NOT NULL),
+                           lambda x: x.key || '.' || CAST(x.rev AS VARCHAR))[1] AS image
                 FROM dataset
             )
             WHERE text IS NOT NULL AND trim(text) != ''
@@ -100,6 +116,8 @@ class IngredientsSpellcheck(JobType):
                 pa.array([r.truncated for r in results], pa.bool_()),
                 pa.array([engine.name] * n, pa.string()),
                 pa.array([engine.version] * n, pa.string()),
+                batch.column("name"),
+                batch.column("image"),
             ],
             schema=self.output_schema,
         )
@@ -107,14 +125,22 @@ class IngredientsSpellcheck(JobType):
     def predictions(self, batch: pa.RecordBatch) -> Iterator[PredictionRecord]:
         # Column by column: a dict per row (batch.to_pylist) was a visible part of the import.
         columns = batch.to_pydict()
-        for code, lang, original, correction, truncated, engine, version in zip(
+        n = batch.num_rows
+        for code, lang, original, correction, truncated, engine, version, name, image in zip(
             columns["code"], columns["lang"], columns["original"], columns["correction"], columns["truncated"],
-            columns["engine"], columns["engine_version"],
+            columns["engine"], columns["engine_version"], columns.get("name", [None] * n),
+            columns.get("image", [None] * n),
         ):
+            data = {"original": original, "correction": correction, "lang": lang, "truncated": bool(truncated)}
+            # For reviewers (the review page shows them); absent when the dump has none.
+            if name:
+                data["name"] = name
+            if image:
+                data["image"] = image
             yield PredictionRecord(
                 barcode=code,
                 value_tag=lang,
-                data={"original": original, "correction": correction, "lang": lang, "truncated": bool(truncated)},
+                data=data,
                 predictor=engine,
                 predictor_version=version,
                 actionable=correction != original and not truncated,

@@ -1,28 +1,24 @@
-"""Batch routes: the import webhook, import progress, jobs."""
+"""Batch routes: the import webhook and import progress (jobs are in ``jobs.py``)."""
 
 from __future__ import annotations
 
 import hmac
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.concurrency import run_in_threadpool
 
 from offbatch import tracking
 from offbatch.api.deps import DbDep, ImportGrant, body_schema, read_body
 from offbatch.api.schemas import (
-    JOB_ID_PATTERN,
     MAX_ID,
     ImportAccepted,
     ImportOut,
     ImportRequest,
-    JobDetail,
-    JobList,
-    JobOut,
 )
 from offbatch.errors import ConfigError, ForbiddenError
 from offbatch.imports import enqueue_import
-from offbatch.imports.queue import get_run, run_for_job
+from offbatch.imports.queue import get_run
 
 router = APIRouter(prefix="/api/v1/batch", tags=["batch"])
 
@@ -58,21 +54,3 @@ async def import_job(request: Request, grant: ImportGrant, db: DbDep) -> ImportA
 @router.get("/imports/{import_id}", response_model=ImportOut)
 def get_import(import_id: Annotated[int, Path(ge=1, le=MAX_ID)], db: DbDep) -> ImportOut:
     return ImportOut.model_validate(get_run(db, import_id))
-
-
-@router.get("/jobs", response_model=JobList)
-def list_jobs(
-    db: DbDep,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    job_type: Annotated[str | None, Query(pattern=JOB_ID_PATTERN, max_length=63)] = None,
-) -> JobList:
-    return JobList(jobs=[JobOut.model_validate(j) for j in tracking.list_jobs(db, limit=limit, job_type=job_type)])
-
-
-@router.get("/jobs/{job_id}", response_model=JobDetail)
-def get_job(job_id: Annotated[str, Path(pattern=JOB_ID_PATTERN, max_length=63)], db: DbDep) -> JobDetail:
-    job = tracking.get_job(db, job_id)
-    run = run_for_job(db, job_id)
-    detail = JobDetail.model_validate(job)
-    detail.imports = ImportOut.model_validate(run) if run is not None else None
-    return detail

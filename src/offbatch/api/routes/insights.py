@@ -9,7 +9,14 @@ from fastapi.concurrency import run_in_threadpool
 
 from offbatch import insights
 from offbatch.api.deps import Annotator, DbDep, body_schema, read_body
-from offbatch.api.schemas import MAX_ID, TAG_PATTERN, AnnotateRequest, InsightOut, InsightPage
+from offbatch.api.schemas import (
+    JOB_ID_PATTERN,
+    MAX_ID,
+    TAG_PATTERN,
+    AnnotateRequest,
+    InsightOut,
+    InsightPage,
+)
 
 router = APIRouter(prefix="/api/v1/insights", tags=["insights"])
 
@@ -25,11 +32,13 @@ def list_insights(
     value_tag: Tag = None,
     barcode: Tag = None,
     annotated: bool | None = None,
+    job_id: Annotated[str | None, Query(pattern=JOB_ID_PATTERN, max_length=63)] = None,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 25,
 ) -> InsightPage:
     """Insights, newest first. ``lang`` is the product language (the insight's value_tag)."""
-    f = insights.InsightFilter(type=type, value_tag=value_tag or lang, barcode=barcode, annotated=annotated)
+    f = insights.InsightFilter(type=type, value_tag=value_tag or lang, barcode=barcode, annotated=annotated,
+                               job_id=job_id)
     count, rows = insights.list_insights(db, f, limit=page_size, offset=(page - 1) * page_size)
     return InsightPage(count=count, page=page, page_size=page_size, insights=[InsightOut.model_validate(r) for r in rows])
 

@@ -13,8 +13,11 @@
   var TOKEN_KEY = "offbatch.annotationToken";
   var USER_KEY = "offbatch.username";
   var OFF_PRODUCT = "https://world.openfoodfacts.org/product/";
+  var OFF_IMAGES = "https://images.openfoodfacts.org/images/products/";
 
-  var state = { page: 1, lang: "", status: "open", barcode: "" };
+  var state = { page: 1, lang: "", status: "open", barcode: "", job: "" };
+  // From /api/v1/info: whether this server accepts annotations at all (null: unknown).
+  var annotationEnabled = null;
   var loadSeq = 0;
 
   function $(id) { return document.getElementById(id); }
@@ -91,6 +94,39 @@
 
   /* -- rendering ---------------------------------------------------------------------- */
 
+  /* Open Food Facts' image path: codes longer than 8 digits, padded to 13, split 3/3/3/rest. */
+  function imagePath(barcode) {
+    var code = String(barcode);
+    if (!/^\d+$/.test(code)) return null;
+    if (code.length <= 8) return code;
+    while (code.length < 13) code = "0" + code;
+    return code.slice(0, 3) + "/" + code.slice(3, 6) + "/" + code.slice(6, 9) + "/" + code.slice(9);
+  }
+
+  /* data.image is "<key>.<rev>" (e.g. "ingredients_fr.12") from the dump's images column. */
+  function imageUrl(barcode, image) {
+    var path = imagePath(barcode);
+    if (!path || typeof image !== "string" || !/^[a-z]+(_[a-z-]+)?\.\d+$/.test(image)) return null;
+    return OFF_IMAGES + path + "/" + image + ".400.jpg";
+  }
+
+  function renderPhoto(insight) {
+    var data = insight.data || {};
+    var url = imageUrl(insight.barcode, data.image);
+    if (!url) return el("p", { className: "no-photo" }, "No ingredients photo in the dump for this product.");
+    var img = el("img", { src: url, alt: "Ingredients photo of " + (data.name || insight.barcode), loading: "lazy",
+                          referrerpolicy: "no-referrer" });
+    var figure = el("figure", { className: "photo" },
+      el("a", { href: url.replace(".400.jpg", ".full.jpg"), target: "_blank", rel: "noopener noreferrer" }, img),
+      el("figcaption", {}, "Ingredients photo (" + data.image + ")"));
+    img.addEventListener("error", function () {
+      figure.replaceWith(el("p", { className: "no-photo" },
+        "The ingredients photo could not be loaded (the image server is unreachable from here, or the photo is gone). " +
+        "Check the product on Open Food Facts."));
+    });
+    return figure;
+  }
+
   function diffText(spans, mark) {
     var p = el("p", { className: "text" });
     spans.forEach(function (span) {
@@ -141,13 +177,19 @@
       insight.value_tag ? el("span", { className: "lang", title: "language" }, insight.value_tag) : null,
       el("span", { className: "badge badge-" + d.key }, d.label + by),
       el("span", { className: "muted", title: "predictor " + insight.predictor + ", job " + (insight.job_id || "?") },
-         "#" + insight.id + " · " + insight.predictor_version + " · " + when(insight.created_at))));
+         "#" + insight.id + " · " + insight.predictor_version + " · " + when(insight.created_at)),
+      insight.job_id ? el("a", { className: "muted", href: "/jobs/" + encodeURIComponent(insight.job_id) }, "job") : null));
+    card.appendChild(el("div", { className: "product" },
+      typeof data.name === "string" && data.name
+        ? el("span", { className: "product-name" }, data.name)
+        : el("span", { className: "product-name missing" }, "no product name in the dump")));
 
-    card.appendChild(el("div", { className: "diff" },
+    var texts = el("div", { className: "diff" },
       el("div", { className: "side original" }, el("h3", {}, "Original"), diffText(diff.original, "del")),
       el("div", { className: "side correction" },
          el("h3", {}, d.key === "edited" ? "Edited correction" : "Suggested correction"),
-         diffText(diff.correction, "ins"))));
+         diffText(diff.correction, "ins")));
+    card.appendChild(el("div", { className: "insight-body" }, texts, renderPhoto(insight)));
     if (d.key === "edited") {
       card.appendChild(el("details", { className: "model" }, el("summary", {}, "Model suggestion"),
                           el("p", { className: "text" }, suggested)));
@@ -169,6 +211,11 @@
         if (!editor.hidden) editor.querySelector("textarea").focus();
       });
       card.appendChild(el("div", { className: "actions" }, accept, reject, edit));
+      if (annotationEnabled === false) {
+        var why = "Reviewing is off: this server has no annotation token (OFFBATCH_ANNOTATION_TOKEN).";
+        buttons.forEach(function (b) { b.disabled = true; b.title = why; });
+        card.appendChild(el("p", { className: "reviewing-off" }, why));
+      }
       card.appendChild(editor);
     }
     card.appendChild(error);
@@ -249,6 +296,7 @@
     if (state.lang) q.set("lang", state.lang);
     if (state.barcode) q.set("barcode", state.barcode);
     if (state.status !== "all") q.set("annotated", String(state.status === "annotated"));
+    if (state.job) q.set("job_id", state.job);
     q.set("page", String(state.page));
     q.set("page_size", String(PAGE_SIZE));
     return q;
@@ -270,11 +318,17 @@
       }
       var page = await r.json();
       if (seq !== loadSeq) return;
+      var last = Math.max(1, Math.ceil(page.count / page.page_size));
+      if (page.count > 0 && !page.insights.length && state.page > last) {
+        go(last);  // past the end (e.g. the last page was just reviewed): show the last page
+        return;
+      }
       list.replaceChildren.apply(list, page.insights.map(function (i) { return renderInsight(i); }));
       revealChanges(list);
       var pages = Math.max(1, Math.ceil(page.count / page.page_size));
       var what = (state.status === "all" ? "" : state.status + " ") + (page.count === 1 ? "insight" : "insights");
-      $("summary").textContent = page.count === 0 ? "No " + what + " match these filters." : page.count + " " + what + ".";
+      var of = state.job ? " of job " + state.job : "";
+      $("summary").textContent = page.count === 0 ? "No " + what + of + " match these filters." : page.count + " " + what + of + ".";
       $("page-info").textContent = "Page " + page.page + " of " + pages;
       $("prev").disabled = page.page <= 1;
       $("next").disabled = page.page >= pages;
@@ -293,6 +347,7 @@
     state.barcode = (q.get("barcode") || "").trim();
     state.status = ["open", "annotated", "all"].indexOf(q.get("status")) >= 0 ? q.get("status") : "open";
     state.page = Math.max(1, parseInt(q.get("page"), 10) || 1);
+    state.job = /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/.test(q.get("job") || "") ? q.get("job") : "";
     var form = $("filters");
     form.elements.lang.value = state.lang;
     form.elements.barcode.value = state.barcode;
@@ -304,6 +359,7 @@
     if (state.lang) q.set("lang", state.lang);
     if (state.barcode) q.set("barcode", state.barcode);
     if (state.status !== "open") q.set("status", state.status);
+    if (state.job) q.set("job", state.job);
     if (state.page > 1) q.set("page", String(state.page));
     var s = q.toString();
     window.history.replaceState(null, "", window.location.pathname + (s ? "?" + s : ""));
@@ -316,7 +372,19 @@
     window.scrollTo(0, 0);
   }
 
-  function init() {
+  async function loadInfo() {
+    try {
+      var r = await fetch("/api/v1/info", { cache: "no-store" });
+      if (r.ok) annotationEnabled = !!(await r.json()).annotation_enabled;
+    } catch (e) { /* unknown: buttons stay enabled; the server answers 403 if it is off */ }
+    if (annotationEnabled === false) {
+      $("token-missing").hidden = true;
+      $("token-present").hidden = true;
+      $("token-off").hidden = false;
+    }
+  }
+
+  async function init() {
     renderToken();
     readLocation();
     $("token-save").addEventListener("click", saveToken);
@@ -335,11 +403,12 @@
       go(1);
     });
     $("filters").addEventListener("reset", function () {
-      state.lang = ""; state.barcode = ""; state.status = "open";
+      state.lang = ""; state.barcode = ""; state.status = "open"; state.job = "";
       go(1);
     });
     $("prev").addEventListener("click", function () { go(state.page - 1); });
     $("next").addEventListener("click", function () { go(state.page + 1); });
+    await loadInfo();
     load();
   }
 

@@ -176,7 +176,8 @@ class GoogleBatchBackend(Backend):
             # no request to show (preflight lists the missing extra as a problem).
             return {"unavailable": f"{MISSING_SDK}; {INSTALL_HINT}"}
         project = self.settings.google_project or PROJECT_PLACEHOLDER
-        return request.request_as_json(request.build_request(spec, project=project, redact=True))
+        return request.request_as_json(request.build_request(
+            spec, project=project, redact=True, pubsub_topic=self.settings.notify_pubsub_topic))
 
     def submit(self, spec: JobSpec) -> str:
         from offbatch.backends.google_batch import request
@@ -187,7 +188,8 @@ class GoogleBatchBackend(Backend):
         if problems:
             raise ConfigError(problems[0], hint="see docs/operations.md")
         project = self.project
-        job = self.client.create_job(request=request.build_request(spec, project=project))
+        job = self.client.create_job(request=request.build_request(
+            spec, project=project, pubsub_topic=self.settings.notify_pubsub_topic))
         self._submitted[spec.job_id] = spec.config.location
         return job.name or f"{request.parent(project, spec.config.location)}/jobs/{spec.job_id}"
 

@@ -12,6 +12,7 @@
 | ``location`` | the parent ``projects/{p}/locations/{location}`` and ``allocation_policy.location.allowed_locations`` |
 | ``env`` + the worker contract | ``task_spec.environment.variables`` |
 | spec labels (job id, job type) | ``labels`` of the job and of its VMs (``allocation_policy.labels``: billing export) |
+| setting ``notify_pubsub_topic`` | ``notifications``: Batch publishes the job's state changes and its tasks' failures to that topic |
 
 Retries (how Google counts them): ``max_retry_count`` is per task, not per job; every failed
 attempt of a task, whatever its cause (a non-zero exit, a Spot preemption ``50001``, a lost or
@@ -59,8 +60,9 @@ def parent(project: str, location: str) -> str:
     return f"projects/{project}/locations/{location}"
 
 
-def build_job(spec: JobSpec, *, redact: bool) -> batch_v1.Job:
-    """The Job message for ``spec``; with ``redact`` secret variables are replaced by a marker."""
+def build_job(spec: JobSpec, *, redact: bool, pubsub_topic: str | None = None) -> batch_v1.Job:
+    """The Job message for ``spec``; with ``redact`` secret variables are replaced by a marker;
+    with ``pubsub_topic`` Batch's own notifications go to that topic."""
     from google.cloud import batch_v1
 
     config = spec.config
@@ -116,14 +118,28 @@ def build_job(spec: JobSpec, *, redact: bool) -> batch_v1.Job:
         allocation_policy=allocation,
         labels=dict(spec.labels),
         logs_policy=batch_v1.LogsPolicy(destination=batch_v1.LogsPolicy.Destination.CLOUD_LOGGING),
+        notifications=_notifications(pubsub_topic) if pubsub_topic else [],
     )
 
 
-def build_request(spec: JobSpec, *, project: str, redact: bool = False) -> batch_v1.CreateJobRequest:
+def _notifications(topic: str) -> list[batch_v1.JobNotification]:
+    from google.cloud import batch_v1
+
+    kind = batch_v1.JobNotification.Type
+    return [
+        batch_v1.JobNotification(pubsub_topic=topic, message=batch_v1.JobNotification.Message(type_=kind.JOB_STATE_CHANGED)),
+        batch_v1.JobNotification(pubsub_topic=topic, message=batch_v1.JobNotification.Message(
+            type_=kind.TASK_STATE_CHANGED, new_task_state=batch_v1.TaskStatus.State.FAILED)),
+    ]
+
+
+def build_request(spec: JobSpec, *, project: str, redact: bool = False,
+                  pubsub_topic: str | None = None) -> batch_v1.CreateJobRequest:
     from google.cloud import batch_v1
 
     return batch_v1.CreateJobRequest(
-        parent=parent(project, spec.config.location), job_id=spec.job_id, job=build_job(spec, redact=redact)
+        parent=parent(project, spec.config.location), job_id=spec.job_id,
+        job=build_job(spec, redact=redact, pubsub_topic=pubsub_topic),
     )
 
 
