@@ -174,7 +174,7 @@ def execute(
             release(db, run_id, worker_id=worker_id, state=ImportState.WAITING)
             return
         job_type = get_job_type(job.job_type)
-        parts = reader.inspect_parts(job, job_type)
+        parts = reader.inspect_parts(job, job_type, verify_from=run.parts_done)
         _import_parts(db, run, job, job_type, parts, worker_id=worker_id, chunk_rows=chunk_rows, on_chunk=on_chunk)
     except ClaimLost:
         log.warning("import %s of %s: claim lost to another worker, stopping", run_id, run.job_id)
