@@ -37,7 +37,9 @@ from offbatch.errors import ConflictError, ImportFailed, OffbatchError
 from offbatch.imports import reader, writer
 from offbatch.imports.insights import NewPrediction, derive_insights, derive_insights_sql
 from offbatch.imports.queue import (
+    HEARTBEAT_EVERY,
     STALE_AFTER,
+    ClaimHeartbeat,
     ImportState,
     claim_next,
     claim_run,
@@ -84,6 +86,7 @@ def run_import(
     chunk_rows: int = CHUNK_ROWS,
     on_chunk: ChunkHook | None = None,
     stale_after: timedelta = STALE_AFTER,
+    heartbeat_every: timedelta = HEARTBEAT_EVERY,
     poll_seconds: float = 0.5,
 ) -> ImportRun:
     """Import ``job_id`` now, in this process; return its finished ImportRun.
@@ -112,7 +115,8 @@ def run_import(
     worker_id = worker_id or default_worker_id()
     while True:
         if claim_run(db, run.id, worker_id=worker_id, stale_after=stale_after):
-            execute(db, run.id, worker_id=worker_id, chunk_rows=chunk_rows, on_chunk=on_chunk)
+            execute(db, run.id, worker_id=worker_id, chunk_rows=chunk_rows, on_chunk=on_chunk,
+                    heartbeat_every=heartbeat_every)
             run = get_run(db, run.id)
             if run.state == ImportState.FAILED:
                 # The error was recorded on the run; raise it here too for the caller.
@@ -164,9 +168,18 @@ def process_queue(
 
 
 def execute(
-    db: Database, run_id: int, *, worker_id: str, chunk_rows: int = CHUNK_ROWS, on_chunk: ChunkHook | None = None
+    db: Database, run_id: int, *, worker_id: str, chunk_rows: int = CHUNK_ROWS, on_chunk: ChunkHook | None = None,
+    heartbeat_every: timedelta = HEARTBEAT_EVERY,
 ) -> None:
-    """Run one claimed import to its end, recording success or the error on the run."""
+    """Run one claimed import to its end, recording success or the error on the run.
+
+    The claim is renewed by a heartbeat thread all along, so a slow import keeps it.
+    """
+    with ClaimHeartbeat(db, run_id, worker_id=worker_id, every=heartbeat_every):
+        _execute(db, run_id, worker_id=worker_id, chunk_rows=chunk_rows, on_chunk=on_chunk)
+
+
+def _execute(db: Database, run_id: int, *, worker_id: str, chunk_rows: int, on_chunk: ChunkHook | None) -> None:
     run = get_run(db, run_id)
     try:
         job = get_job(db, run.job_id)
