@@ -24,6 +24,7 @@ import logging
 import threading
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Self
 
 from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -216,10 +217,10 @@ class ClaimHeartbeat:
                 if not heartbeat(self.db, self.run_id, worker_id=self.worker_id):
                     self.lost.set()
                     return
-            except Exception:  # noqa: BLE001 - keep beating; a dead database fails the chunks anyway
+            except Exception:  # keep beating: a dead database fails the chunks anyway
                 log.warning("import %s: heartbeat failed", self.run_id, exc_info=True)
 
-    def __enter__(self) -> ClaimHeartbeat:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
