@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import threading
 
 import click
 
 from offbatch.cli.context import database, settings
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 @click.command("import")
@@ -34,12 +35,14 @@ def serve(host: str, port: int, no_importer: bool) -> None:
     import uvicorn
 
     from offbatch.api.app import create_app
+    from offbatch.redaction import configure_logging, uvicorn_log_config
 
     s = settings()
     db = database()
     db.check_schema()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uvicorn.run(create_app(s, db, background=not no_importer), host=host, port=port)
+    configure_logging(fmt=LOG_FORMAT)
+    # Query strings never reach the access log: a client may have put a token there.
+    uvicorn.run(create_app(s, db, background=not no_importer), host=host, port=port, log_config=uvicorn_log_config())
 
 
 @click.command()
@@ -50,10 +53,11 @@ def worker(once: bool, reconcile_every: float) -> None:
     from offbatch.imports import process_queue, reconcile
     from offbatch.imports.importer import default_worker_id
     from offbatch.imports.loop import import_loop
+    from offbatch.redaction import configure_logging
 
     s, db = settings(), database()
     db.check_schema()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(fmt=LOG_FORMAT)
     if once:
         report = reconcile(s, db)
         done = process_queue(s, db, worker_id=default_worker_id(), once=True)
