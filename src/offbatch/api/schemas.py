@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 # Google Batch's job name pattern, which job ids follow (DESIGN.md).
 JOB_ID_PATTERN = r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"
 # Printable filter values without NUL (PostgreSQL cannot compare them).
 TAG_PATTERN = r"^[^\x00-\x1f]{1,100}$"
 MAX_ID = 2**63 - 1
+
+
+def _utc(value: datetime) -> datetime:
+    # SQLite returns the stored UTC times naive; RFC 3339 (OpenAPI's date-time) needs the offset.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+Timestamp = Annotated[datetime, AfterValidator(_utc)]
 
 
 class ImportRequest(BaseModel):
@@ -38,9 +46,9 @@ class ImportOut(BaseModel):
     insights_created: int
     insights_updated: int
     error: str | None
-    created_at: datetime
-    updated_at: datetime
-    finished_at: datetime | None
+    created_at: Timestamp
+    updated_at: Timestamp
+    finished_at: Timestamp | None
 
 
 class ImportAccepted(BaseModel):
@@ -64,9 +72,9 @@ class JobOut(BaseModel):
     engine: str
     cost_estimate_usd: float | None
     cost_actual_usd: float | None
-    created_at: datetime
-    updated_at: datetime
-    finished_at: datetime | None
+    created_at: Timestamp
+    updated_at: Timestamp
+    finished_at: Timestamp | None
 
 
 class JobDetail(JobOut):
@@ -90,10 +98,10 @@ class InsightOut(BaseModel):
     prediction_id: int | None
     job_id: str | None
     annotation: int | None
-    annotated_at: datetime | None
+    annotated_at: Timestamp | None
     annotated_by: str | None
-    created_at: datetime
-    updated_at: datetime
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
 class InsightPage(BaseModel):
@@ -104,8 +112,22 @@ class InsightPage(BaseModel):
 
 
 class AnnotateRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # The document states the rule the service applies (insights.annotate): an edit carries its
+    # correction, accept and reject carry none; so a body valid by the schema is never refused.
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"oneOf": [
+        {"properties": {"annotation": {"enum": ["accept", "reject"]}, "correction": {"type": "null"}}},
+        {"properties": {"annotation": {"const": "edit"}, "correction": {"type": "string"}},
+         "required": ["correction"]},
+    ]})
 
     annotation: Literal["accept", "reject", "edit"]
     correction: str | None = Field(default=None, min_length=1, max_length=100_000)
     username: str | None = Field(default=None, max_length=200, pattern=r"^[^\x00-\x1f]*$")
+
+    @model_validator(mode="after")
+    def _correction_with_edit_only(self) -> AnnotateRequest:
+        if self.annotation == "edit" and self.correction is None:
+            raise ValueError("an edit needs the corrected text in 'correction'")
+        if self.annotation != "edit" and self.correction is not None:
+            raise ValueError("'correction' is only for annotation 'edit'")
+        return self

@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from offbatch import tracking
 from offbatch.api.deps import DbDep, ImportGrant, body_schema, read_body
+from offbatch.api.errors import error_responses
 from offbatch.api.schemas import (
     JOB_ID_PATTERN,
     MAX_ID,
@@ -34,8 +35,7 @@ IMPORT_BODY_LIMIT = 16 * 1024
     status_code=202,
     response_model=ImportAccepted,
     openapi_extra=body_schema(ImportRequest),
-    responses={401: {"description": "missing or malformed token"}, 403: {"description": "token refused"},
-               404: {"description": "unknown job"}, 413: {"description": "body too large"}},
+    responses=error_responses(401, 403, 404, 413),
 )
 async def import_job(request: Request, grant: ImportGrant, db: DbDep) -> ImportAccepted:
     """Queue the import of a finished job (idempotent: one import per job, deliveries counted)."""
@@ -55,7 +55,7 @@ async def import_job(request: Request, grant: ImportGrant, db: DbDep) -> ImportA
     )
 
 
-@router.get("/imports/{import_id}", response_model=ImportOut)
+@router.get("/imports/{import_id}", response_model=ImportOut, responses=error_responses(404))
 def get_import(import_id: Annotated[int, Path(ge=1, le=MAX_ID)], db: DbDep) -> ImportOut:
     return ImportOut.model_validate(get_run(db, import_id))
 
@@ -69,7 +69,7 @@ def list_jobs(
     return JobList(jobs=[JobOut.model_validate(j) for j in tracking.list_jobs(db, limit=limit, job_type=job_type)])
 
 
-@router.get("/jobs/{job_id}", response_model=JobDetail)
+@router.get("/jobs/{job_id}", response_model=JobDetail, responses=error_responses(404))
 def get_job(job_id: Annotated[str, Path(pattern=JOB_ID_PATTERN, max_length=63)], db: DbDep) -> JobDetail:
     job = tracking.get_job(db, job_id)
     run = run_for_job(db, job_id)
