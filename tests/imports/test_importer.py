@@ -337,3 +337,12 @@ def test_a_part_with_corrupt_data_pages_and_an_intact_footer_leaves_no_rows(db, 
     assert count(db, Prediction) == 0
     run = _failed_run(db)
     assert run.rows_done == 0 and run.parts_done == 0
+
+
+def test_a_column_written_twice_fails_naming_part_and_column(db, settings, make_job):
+    job = make_job([[]], write=False)
+    table = pa.Table.from_pylist([fix("1")], schema=SCHEMA)
+    _write_part(job, 0, table.append_column("code", pa.array(["2"])))
+    with pytest.raises(ImportFailed, match=r"part-00000\.parquet of job .*: column code appears more than once"):
+        run_import(settings, db, job.id)
+    assert count(db, Prediction) == 0

@@ -95,10 +95,16 @@ VERIFY_BATCH_ROWS = 65_536
 
 def _same_type(actual: pa.DataType, expected: pa.DataType) -> bool:
     """Equal types, counting the string encodings as one (a writer may use large_string)."""
-    strings = (pa.types.is_string, pa.types.is_large_string, pa.types.is_string_view)
-    if any(is_(expected) for is_ in strings):
-        return any(is_(actual) for is_ in strings)
+    if any(is_(expected) for is_ in _STRING_TYPES):
+        return any(is_(actual) for is_ in _STRING_TYPES)
     return actual.equals(expected)
+
+
+# string_view exists from pyarrow 16 on; the project allows 15.
+_STRING_TYPES = tuple(
+    check for check in (pa.types.is_string, pa.types.is_large_string, getattr(pa.types, "is_string_view", None))
+    if check is not None
+)
 
 
 def _check_schema(schema: pa.Schema, job_type: JobType, *, part: str) -> None:
@@ -110,6 +116,8 @@ def _check_schema(schema: pa.Schema, job_type: JobType, *, part: str) -> None:
             hint=f"job type {job_type.name} writes: {', '.join(required.names)}",
         )
     for field in required:
+        if len(schema.get_all_field_indices(field.name)) > 1:
+            raise ImportFailed(f"output part {part}: column {field.name} appears more than once")
         actual = schema.field(field.name).type
         if not _same_type(actual, field.type):
             raise ImportFailed(
