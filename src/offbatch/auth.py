@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 
 from offbatch.errors import AuthError, ForbiddenError
 
 # After the job's worst-case end, the token stays valid this long for late or retried webhooks.
 GRACE_SECONDS = 24 * 3600
+
+# What a well-formed token's tail looks like: ASCII digits only (``str.isdigit`` also accepts
+# '²' and other Unicode digits, which ``int()`` refuses) and a lowercase hex SHA-256.
+_EXPIRES = re.compile(r"[0-9]{1,12}")
+_MAC = re.compile(r"[0-9a-f]{64}")
 
 
 def _mac(key: bytes, job_id: str, expires: int) -> str:
@@ -39,7 +45,7 @@ def verify_token(key: bytes, token: str, *, job_id: str, now: float | None = Non
     one. Messages never echo the token.
     """
     parts = token.rsplit(".", 2)
-    if len(parts) != 3 or not parts[1].isdigit() or len(parts[2]) != 64:
+    if len(parts) != 3 or not _EXPIRES.fullmatch(parts[1]) or not _MAC.fullmatch(parts[2]):
         raise AuthError("malformed import token")
     token_job, expires_s, mac = parts
     expected = _mac(key, token_job, int(expires_s))

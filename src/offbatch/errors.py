@@ -92,3 +92,19 @@ class EngineError(OffbatchError):
 
     exit_code = 10
     http_status = 500
+
+
+class SetupError(OffbatchError):
+    """This machine's environment is not usable: OFFBATCH_HOME is not a writable directory, the
+    server's port is taken, a needed package is missing."""
+
+    exit_code = 12
+    http_status = 500
+
+
+class DatabaseError(OffbatchError):
+    """The database cannot be used: unreachable, missing, not migrated, or its driver is not
+    installed."""
+
+    exit_code = 13
+    http_status = 503

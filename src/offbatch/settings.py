@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from offbatch.errors import ConfigError
+from offbatch.errors import ConfigError, SetupError
 
 KEY_FILE_NAME = "batch_job_key"
 
@@ -104,11 +104,26 @@ class Settings(BaseSettings):
             )
         path = self.home_dir / KEY_FILE_NAME
         if not path.exists():
-            self.home_dir.mkdir(parents=True, exist_ok=True)
+            ensure_directory(self.home_dir, what="OFFBATCH_HOME")
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as f:
                 f.write(secrets.token_hex(32))
         return path.read_text().strip().encode()
+
+
+def ensure_directory(path: Path, *, what: str) -> None:
+    """Create ``path`` (and its parents) unless it exists; SetupError unless it is then a
+    directory this process can write into. ``what`` names it for the user (``OFFBATCH_HOME``)."""
+    hint = f"set {what} to a writable directory" if what.startswith("OFFBATCH_") else (
+        "use a writable directory: check OFFBATCH_HOME and OFFBATCH_DATABASE_URL")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise SetupError(f"{what} {path} is not a directory", hint=hint) from None
+    except OSError as e:
+        raise SetupError(f"cannot create {what} {path}: {e.strerror or e}", hint=hint) from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise SetupError(f"{what} {path} is not writable", hint=hint)
 
 
 def load_settings(**overrides: object) -> Settings:

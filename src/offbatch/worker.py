@@ -26,6 +26,7 @@ from offbatch.engines import load_engine
 from offbatch.errors import OffbatchError, StorageError
 from offbatch.extract import write_parquet_atomic
 from offbatch.jobs import get_job_type
+from offbatch.redaction import configure_logging
 
 log = logging.getLogger("offbatch.worker")
 
@@ -187,7 +188,7 @@ def notify(task: TaskEnv, *, sleep=time.sleep) -> bool:
 
 
 def main(env: Mapping[str, str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    configure_logging(fmt="%(asctime)s %(levelname)s %(message)s")
     env = os.environ if env is None else env
     try:
         task = TaskEnv.from_env(env)

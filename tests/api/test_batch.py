@@ -177,3 +177,26 @@ def test_ten_concurrent_deliveries_make_one_import(settings, db, make_job):
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+def test_any_latin1_bearer_token_is_a_401_or_403_never_a_500(client, job):
+    from hypothesis import HealthCheck, given
+    from hypothesis import settings as hypothesis_settings
+    from hypothesis import strategies as st
+
+    latin1 = st.text(st.characters(min_codepoint=0x21, max_codepoint=0xFF), min_size=1, max_size=120)
+    body = BODIES["valid"] % job.id.encode()
+
+    @hypothesis_settings(max_examples=200, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(token=st.one_of(latin1, st.builds(lambda j, e, m: f"{j}.{e}.{m}", latin1, latin1, latin1),
+                           st.builds(lambda e: f"{job.id}.{e}.{'0' * 64}", latin1)))
+    def call(token: str) -> None:
+        # Raw header bytes, as a client may send them; Starlette decodes them as latin-1.
+        response = client.post("/api/v1/batch/import", content=body,
+                               headers={"Authorization": b"Bearer " + token.encode("latin-1")})
+        assert response.status_code in (401, 403), (token, response.status_code, response.text)
+
+    call()
+    superscript = client.post("/api/v1/batch/import", content=body,
+                              headers={"Authorization": f"Bearer {job.id}.1²³.{'0' * 64}".encode("latin-1")})
+    assert superscript.status_code == 401

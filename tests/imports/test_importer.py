@@ -270,3 +270,81 @@ def test_empty_output_imports_nothing_and_succeeds(db, settings, make_job):
     job = make_job([[], []])
     run = run_import(settings, db, job.id)
     assert run.state == ImportState.SUCCEEDED and run.parts_done == 2 and run.rows_done == 0
+
+
+def _write_part(job, index: int, table: pa.Table, **kw) -> Path:
+    path = Path(job.storage_url.removeprefix("file://")) / "output" / f"part-{index:05d}.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path, **kw)
+    return path
+
+
+def _failed_run(db) -> ImportRun:
+    with db.session() as s:
+        run = s.scalars(select(ImportRun)).one()
+    assert run.state == ImportState.FAILED
+    return run
+
+
+def test_truncated_stored_as_strings_fails_naming_part_and_column_and_writes_nothing(db, settings, make_job):
+    job = make_job([[], []], write=False)
+    _write_part(job, 0, pa.Table.from_pylist([fix(str(i)) for i in range(10)], schema=SCHEMA))
+    rows = [fix(str(i), truncated=False) for i in range(10, 28)]
+    strings = pa.Table.from_pylist(
+        [{**r, "truncated": "yes" if i % 2 else "false"} for i, r in enumerate(rows)],
+        schema=SCHEMA.set(SCHEMA.get_field_index("truncated"), pa.field("truncated", pa.string())),
+    )
+    _write_part(job, 1, strings)
+    with pytest.raises(ImportFailed, match=r"part-00001\.parquet of job .*: column truncated is string, expected bool"):
+        run_import(settings, db, job.id, chunk_rows=4)
+    assert count(db, Prediction) == 0 and insights(db) == []
+    assert "column truncated" in _failed_run(db).error
+
+
+def test_code_stored_as_int64_fails_naming_part_and_column_and_writes_nothing(db, settings, make_job):
+    job = make_job([[]], write=False)
+    table = pa.Table.from_pylist([fix(str(i)) for i in range(300)], schema=SCHEMA)
+    table = table.set_column(0, pa.field("code", pa.int64()), pa.array(range(300), pa.int64()))
+    _write_part(job, 0, table, row_group_size=50)
+    with pytest.raises(ImportFailed, match=r"part-00000\.parquet of job .*: column code is int64, expected string"):
+        run_import(settings, db, job.id, chunk_rows=30)
+    assert count(db, Prediction) == 0
+    _failed_run(db)
+
+
+def test_large_string_columns_are_accepted(db, settings, make_job):
+    job = make_job([[]], write=False)
+    table = pa.Table.from_pylist([fix(str(i)) for i in range(5)], schema=SCHEMA)
+    _write_part(job, 0, table.cast(pa.schema([
+        pa.field(f.name, pa.large_string() if f.type == pa.string() else f.type) for f in SCHEMA
+    ])))
+    assert run_import(settings, db, job.id).predictions_created == 5
+
+
+def test_a_part_with_corrupt_data_pages_and_an_intact_footer_leaves_no_rows(db, settings, make_job):
+    job = make_job([[], []], write=False)
+    _write_part(job, 0, pa.Table.from_pylist([fix(f"a{i}") for i in range(100)], schema=SCHEMA))
+    path = _write_part(job, 1, pa.Table.from_pylist([fix(str(i)) for i in range(600)], schema=SCHEMA),
+                       row_group_size=100)
+    meta = pq.ParquetFile(path).metadata
+    column = meta.row_group(meta.num_row_groups - 1).column(SCHEMA.get_field_index("original"))
+    start = column.data_page_offset
+    data = bytearray(path.read_bytes())
+    # Garble the last row group's page (header and compressed data); the footer stays as written.
+    data[start:start + column.total_compressed_size] = b"\xab" * column.total_compressed_size
+    path.write_bytes(bytes(data))
+    assert pq.ParquetFile(path).metadata.num_rows == 600  # the footer still reads
+    with pytest.raises(ImportFailed, match=r"part-00001\.parquet of job .* is corrupt"):
+        run_import(settings, db, job.id, chunk_rows=50)
+    assert count(db, Prediction) == 0
+    run = _failed_run(db)
+    assert run.rows_done == 0 and run.parts_done == 0
+
+
+def test_a_column_written_twice_fails_naming_part_and_column(db, settings, make_job):
+    job = make_job([[]], write=False)
+    table = pa.Table.from_pylist([fix("1")], schema=SCHEMA)
+    _write_part(job, 0, table.append_column("code", pa.array(["2"])))
+    with pytest.raises(ImportFailed, match=r"part-00000\.parquet of job .*: column code appears more than once"):
+        run_import(settings, db, job.id)
+    assert count(db, Prediction) == 0

@@ -184,3 +184,66 @@ def test_concurrent_workers_import_a_job_once(db, settings, make_job):
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(Prediction)) == 1_200
         assert set(s.scalars(select(ImportRun.state))) == {ImportState.SUCCEEDED.value}
+
+
+SLOW_CHILD = textwrap.dedent("""
+    import sys, threading
+    from datetime import timedelta
+    from offbatch.db.session import Database
+    from offbatch.imports import run_import
+    from offbatch.settings import load_settings
+
+    settings = load_settings()
+    db = Database(settings.db_url, auto_migrate=False)
+
+    def hang_after_first_chunk(run):
+        print("hanging", flush=True)
+        threading.Event().wait()  # alive but making no progress, until the parent kills us
+
+    run_import(settings, db, sys.argv[1], chunk_rows=500, on_chunk=hang_after_first_chunk,
+               heartbeat_every=timedelta(seconds=float(sys.argv[2])))
+""")
+
+
+def test_a_slow_importer_keeps_its_claim_and_a_sigkilled_one_is_taken_over_within_seconds(
+    db, db_url, settings, make_job, tmp_path
+):
+    from offbatch.imports.queue import HEARTBEAT_EVERY, STALE_AFTER
+
+    # The defaults: a dead importer is taken over within seconds, after several missed beats.
+    assert STALE_AFTER <= timedelta(seconds=30) and STALE_AFTER >= 5 * HEARTBEAT_EVERY
+    # Scaled down here to keep the test short, with more room for missed beats than the
+    # defaults (12, not 7): a loaded machine must not make the live child look dead.
+    beat, stale = 0.5, timedelta(seconds=6)
+    job = make_job([rows(2_000, "1")])
+    env = {
+        **os.environ, "PYTHONPATH": SRC, "OFFBATCH_DATABASE_URL": db_url, "OFFBATCH_HOME": str(tmp_path / "home"),
+        "OFFBATCH_STORAGE_URL": settings.storage_root, "OFFBATCH_BATCH_JOB_KEY": TEST_KEY,
+    }
+    child = subprocess.Popen([sys.executable, "-c", SLOW_CHILD, job.id, str(beat)], env=env,
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "hanging"
+        first = db_run(db)
+        assert first.state == ImportState.RUNNING and first.rows_done == 500
+        # For well over the threshold, the live child keeps its claim: nobody can take it.
+        watch_until = time.monotonic() + 2 * stale.total_seconds()
+        while time.monotonic() < watch_until:
+            assert child.poll() is None
+            assert not claim_run(db, first.id, worker_id="other", stale_after=stale)
+            assert claim_next(db, worker_id="other", stale_after=stale) is None
+            time.sleep(0.2)
+        held = db_run(db)
+        assert held.claimed_by == first.claimed_by and held.claimed_at > first.claimed_at  # renewed
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    killed_at = time.monotonic()
+    run = run_import(settings, db, job.id, chunk_rows=700, stale_after=stale, poll_seconds=0.1)
+    taken_over_after = time.monotonic() - killed_at
+    assert run.state == ImportState.SUCCEEDED and run.claimed_by is None
+    assert (run.rows_done, run.predictions_created) == (2_000, 2_000)
+    assert len(set(prediction_keys(db))) == 2_000
+    # Taken over once the dead child's last beat aged past the threshold, not minutes later
+    # (generous bound: the machine may be loaded).
+    assert taken_over_after < stale.total_seconds() + 30

@@ -1,5 +1,5 @@
-"""The FastAPI application: routes, the review page, the one error handler, the body limit, the
-background importer.
+"""The FastAPI application: routes, the review page, the error handlers (``api/errors.py``), the
+body limit, the background importer.
 
 ``create_app(settings, db)`` builds everything from its arguments (nothing at import time). With
 ``background=True`` (``offbatch serve``) a thread claims and runs queued imports, woken at once
@@ -12,16 +12,16 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from offbatch import __version__
+from offbatch.api import errors
 from offbatch.api.deps import MAX_BODY_BYTES
 from offbatch.api.routes import batch, info, insights, jobs, review
 from offbatch.db.session import Database
-from offbatch.errors import OffbatchError
 from offbatch.imports.loop import import_loop
 from offbatch.insights import DatabaseSink, ProductUpdateSink
 from offbatch.settings import Settings
@@ -68,7 +68,7 @@ def create_app(
         if thread is not None:
             thread.join(timeout=30)
 
-    app = FastAPI(title="offbatch", version=__version__, lifespan=lifespan)
+    app = FastAPI(title="offbatch", version=__version__, lifespan=lifespan, responses=errors.COMMON_RESPONSES)
     app.state.settings, app.state.db = settings, db
     app.state.sink = sink or DatabaseSink()
     app.state.stop, app.state.wake = threading.Event(), threading.Event()
@@ -80,10 +80,5 @@ def create_app(
     app.mount("/static", StaticFiles(directory=review.STATIC_DIR), name="static")
     app.add_middleware(ContentLengthLimit, limit=MAX_BODY_BYTES)
 
-    @app.exception_handler(OffbatchError)
-    async def offbatch_error(_request: Request, exc: OffbatchError) -> JSONResponse:
-        body = {"detail": exc.message} | ({"hint": exc.hint} if exc.hint else {})
-        headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
-        return JSONResponse(body, status_code=exc.http_status, headers=headers)
-
+    errors.install(app)
     return app

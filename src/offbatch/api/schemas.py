@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 # Google Batch's job name pattern, which job ids follow (DESIGN.md).
 JOB_ID_PATTERN = r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"
@@ -161,8 +161,22 @@ class InsightPage(BaseModel):
 
 
 class AnnotateRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # The document states the rule the service applies (insights.annotate): an edit carries its
+    # correction, accept and reject carry none; so a body valid by the schema is never refused.
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"oneOf": [
+        {"properties": {"annotation": {"enum": ["accept", "reject"]}, "correction": {"type": "null"}}},
+        {"properties": {"annotation": {"const": "edit"}, "correction": {"type": "string"}},
+         "required": ["correction"]},
+    ]})
 
     annotation: Literal["accept", "reject", "edit"]
     correction: str | None = Field(default=None, min_length=1, max_length=100_000)
     username: str | None = Field(default=None, max_length=200, pattern=r"^[^\x00-\x1f]*$")
+
+    @model_validator(mode="after")
+    def _correction_with_edit_only(self) -> AnnotateRequest:
+        if self.annotation == "edit" and self.correction is None:
+            raise ValueError("an edit needs the corrected text in 'correction'")
+        if self.annotation != "edit" and self.correction is not None:
+            raise ValueError("'correction' is only for annotation 'edit'")
+        return self

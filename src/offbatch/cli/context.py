@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 
 from offbatch.db.session import Database
-from offbatch.settings import Settings, load_settings
+from offbatch.settings import Settings, ensure_directory, load_settings
 
 
 @cache
@@ -15,4 +15,8 @@ def settings() -> Settings:
 
 @cache
 def database() -> Database:
-    return Database(settings().db_url)
+    s = settings()
+    if not s.database_url:
+        # The embedded database lives in OFFBATCH_HOME: say so if that folder is unusable.
+        ensure_directory(s.home_dir, what="OFFBATCH_HOME")
+    return Database(s.db_url)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import logging
+import errno
 import signal
+import socket
 import threading
 
 import click
 
 from offbatch.cli.context import database, settings
+from offbatch.errors import ConfigError, SetupError
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 @click.command("import")
@@ -34,12 +38,33 @@ def serve(host: str, port: int, no_importer: bool) -> None:
     import uvicorn
 
     from offbatch.api.app import create_app
+    from offbatch.redaction import configure_logging, uvicorn_log_config
 
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"--port {port} is not a TCP port", hint="use a port from 1 to 65535")
     s = settings()
     db = database()
     db.check_schema()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uvicorn.run(create_app(s, db, background=not no_importer), host=host, port=port)
+    sock = _listen(host, port)
+    configure_logging(fmt=LOG_FORMAT)
+    # Query strings never reach the access log: a client may have put a token there.
+    config = uvicorn.Config(create_app(s, db, background=not no_importer), host=host, port=port,
+                            log_config=uvicorn_log_config())
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port (bound here, not by uvicorn, so a taken port is our error)."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as e:
+        hint = ("choose another --port, or stop what listens there" if e.errno == errno.EADDRINUSE
+                else "is --host an address of this machine?")
+        raise SetupError(f"cannot listen on {host}:{port}: {e.strerror or e}", hint=hint) from None
+    return sock
 
 
 @click.command()
@@ -50,10 +75,11 @@ def worker(once: bool, reconcile_every: float) -> None:
     from offbatch.imports import process_queue, reconcile
     from offbatch.imports.importer import default_worker_id
     from offbatch.imports.loop import import_loop
+    from offbatch.redaction import configure_logging
 
     s, db = settings(), database()
     db.check_schema()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(fmt=LOG_FORMAT)
     if once:
         report = reconcile(s, db)
         done = process_queue(s, db, worker_id=default_worker_id(), once=True)

@@ -2,6 +2,10 @@
 
 The embedded SQLite database is migrated automatically on first use; any other database must be
 migrated explicitly with ``offbatch db upgrade`` (a schema change in production is a decision).
+
+This is the adapter boundary for the database's environment problems: a missing driver, a
+database that cannot be reached or does not exist, and a schema that is missing become a
+DatabaseError (one line and a hint) wherever they surface; any other SQL error stays a bug.
 """
 
 from __future__ import annotations
@@ -11,10 +15,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import ExceptionContext, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from offbatch.errors import ConfigError
+from offbatch.errors import ConfigError, DatabaseError
+from offbatch.settings import ensure_directory
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -28,15 +34,19 @@ class Database:
         if self.is_sqlite:
             path = url.removeprefix("sqlite:///")
             if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                ensure_directory(Path(path).parent, what="the folder of the SQLite database")
         try:
             self.engine: Engine = create_engine(
                 url,
                 connect_args={"timeout": 30} if self.is_sqlite else {},
                 pool_pre_ping=not self.is_sqlite,
             )
-        except (SQLAlchemyError, ModuleNotFoundError, ValueError) as e:
+        except ModuleNotFoundError as e:
+            raise _missing_driver(url, e) from None
+        except (SQLAlchemyError, ValueError) as e:
             raise ConfigError(f"invalid OFFBATCH_DATABASE_URL: {e}") from e
+        self.safe_url = self.engine.url.render_as_string(hide_password=True)
+        event.listen(self.engine, "handle_error", self._translate_error)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -62,10 +72,23 @@ class Database:
 
     def check_schema(self) -> None:
         if "jobs" not in inspect(self.engine).get_table_names():
-            raise ConfigError(
-                f"the database {self.engine.url.render_as_string(hide_password=True)} has no offbatch schema",
-                hint="run: offbatch db upgrade",
-            )
+            raise self._unmigrated()
+
+    def _unmigrated(self) -> DatabaseError:
+        return DatabaseError(f"the database {self.safe_url} has no offbatch schema", hint="run: offbatch db upgrade")
+
+    def _translate_error(self, context: ExceptionContext) -> None:
+        """handle_error hook: raise our DatabaseError for environment problems, else return
+        (SQLAlchemy then raises its own exception)."""
+        error = context.original_exception
+        if context.connection is None and not context.is_pre_ping:
+            # Failed to connect at all (a failed pre-ping is retried by the pool, not reported).
+            raise DatabaseError(
+                f"cannot connect to the database {self.safe_url}: {_one_line(error)}",
+                hint=_connect_hint(self.engine.url.database, error),
+            ) from None
+        if _is_undefined_table(error):
+            raise self._unmigrated() from None
 
     def _alembic_config(self):  # noqa: ANN202 - alembic type
         from alembic.config import Config
@@ -86,3 +109,39 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _missing_driver(url: str, error: ModuleNotFoundError) -> DatabaseError:
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError:
+        backend = url.split(":", 1)[0]
+    hint = (
+        "install it: pip install 'offbatch[postgres]' (and use a postgresql+psycopg:// URL)"
+        if backend == "postgresql" else f"install the Python driver for {backend}"
+    )
+    return DatabaseError(f"the database driver for OFFBATCH_DATABASE_URL is not installed (no module {error.name!r})",
+                         hint=hint)
+
+
+def _one_line(error: BaseException, *, limit: int = 300) -> str:
+    text = " ".join(str(error).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _connect_hint(database: str | None, error: BaseException) -> str:
+    text = str(error)
+    if "does not exist" in text and database:
+        return f"create it (createdb {database}), then run: offbatch db upgrade"
+    if "password" in text or "authentication" in text:
+        return "check the user and password in OFFBATCH_DATABASE_URL"
+    if "unable to open database file" in text:
+        return "set OFFBATCH_HOME (or OFFBATCH_DATABASE_URL) to a writable directory"
+    return "is the database server running, and are the host and port in OFFBATCH_DATABASE_URL right?"
+
+
+def _is_undefined_table(error: BaseException) -> bool:
+    # PostgreSQL's SQLSTATE 42P01 (psycopg), SQLite's message; drivers are not imported here.
+    if getattr(error, "sqlstate", None) == "42P01":
+        return True
+    return type(error).__name__ == "OperationalError" and str(error).startswith("no such table")

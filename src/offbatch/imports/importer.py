@@ -38,7 +38,9 @@ from offbatch.errors import ConflictError, ImportFailed, OffbatchError
 from offbatch.imports import reader, writer
 from offbatch.imports.insights import NewPrediction, derive_insights, derive_insights_sql
 from offbatch.imports.queue import (
+    HEARTBEAT_EVERY,
     STALE_AFTER,
+    ClaimHeartbeat,
     ImportState,
     claim_next,
     claim_run,
@@ -85,6 +87,7 @@ def run_import(
     chunk_rows: int = CHUNK_ROWS,
     on_chunk: ChunkHook | None = None,
     stale_after: timedelta = STALE_AFTER,
+    heartbeat_every: timedelta = HEARTBEAT_EVERY,
     poll_seconds: float = 0.5,
 ) -> ImportRun:
     """Import ``job_id`` now, in this process; return its finished ImportRun.
@@ -113,7 +116,8 @@ def run_import(
     worker_id = worker_id or default_worker_id()
     while True:
         if claim_run(db, run.id, worker_id=worker_id, stale_after=stale_after):
-            execute(db, run.id, worker_id=worker_id, chunk_rows=chunk_rows, on_chunk=on_chunk)
+            execute(db, run.id, worker_id=worker_id, chunk_rows=chunk_rows, on_chunk=on_chunk,
+                    heartbeat_every=heartbeat_every)
             run = get_run(db, run.id)
             notifications.notify(settings, db, job_id)
             if run.state == ImportState.FAILED:
@@ -167,9 +171,18 @@ def process_queue(
 
 
 def execute(
-    db: Database, run_id: int, *, worker_id: str, chunk_rows: int = CHUNK_ROWS, on_chunk: ChunkHook | None = None
+    db: Database, run_id: int, *, worker_id: str, chunk_rows: int = CHUNK_ROWS, on_chunk: ChunkHook | None = None,
+    heartbeat_every: timedelta = HEARTBEAT_EVERY,
 ) -> None:
-    """Run one claimed import to its end, recording success or the error on the run."""
+    """Run one claimed import to its end, recording success or the error on the run.
+
+    The claim is renewed by a heartbeat thread all along, so a slow import keeps it.
+    """
+    with ClaimHeartbeat(db, run_id, worker_id=worker_id, every=heartbeat_every):
+        _execute(db, run_id, worker_id=worker_id, chunk_rows=chunk_rows, on_chunk=on_chunk)
+
+
+def _execute(db: Database, run_id: int, *, worker_id: str, chunk_rows: int, on_chunk: ChunkHook | None) -> None:
     run = get_run(db, run_id)
     try:
         job = get_job(db, run.job_id)
@@ -177,7 +190,7 @@ def execute(
             release(db, run_id, worker_id=worker_id, state=ImportState.WAITING)
             return
         job_type = get_job_type(job.job_type)
-        parts = reader.inspect_parts(job, job_type)
+        parts = reader.inspect_parts(job, job_type, verify_from=run.parts_done)
         _import_parts(db, run, job, job_type, parts, worker_id=worker_id, chunk_rows=chunk_rows, on_chunk=on_chunk)
     except ClaimLost:
         log.warning("import %s of %s: claim lost to another worker, stopping", run_id, run.job_id)

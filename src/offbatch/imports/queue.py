@@ -8,16 +8,23 @@ States::
 Deliveries upsert the job's single row atomically (``INSERT ... ON CONFLICT (job_id) DO UPDATE``),
 so ten concurrent webhooks make one row with ``deliveries = 10`` and one import. Claims are
 atomic: ``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL, one conditional ``UPDATE ...
-RETURNING`` on SQLite (whose writers are serialised). A worker heartbeats ``claimed_at`` with
-each chunk; a ``running`` row whose heartbeat is older than ``stale_after`` belongs to a crashed
-worker and may be claimed again. Every progress write is fenced on ``claimed_by``, so a worker
-that lost its claim cannot commit another chunk.
+RETURNING`` on SQLite (whose writers are serialised). While a worker holds a claim, a
+``ClaimHeartbeat`` thread renews ``claimed_at`` every ``HEARTBEAT_EVERY``, whatever the import is
+doing (reading a large part, waiting on a lock), and each chunk's commit renews it too; a
+``running`` row whose heartbeat is older than ``stale_after`` belongs to a dead worker and may be
+claimed again within seconds, while a live but slow worker keeps its claim. Every progress write
+is fenced on ``claimed_by``, so a worker that lost its claim cannot commit another chunk.
+Heartbeats are stamped with the worker's clock: hosts sharing a database must keep their clocks
+in sync to well under ``STALE_AFTER`` (NTP does).
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Self
 
 from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -26,8 +33,13 @@ from offbatch.db.models import ImportRun, Job
 from offbatch.db.session import Database
 from offbatch.errors import NotFoundError
 
-# A running import whose worker has not committed a chunk for this long is presumed dead.
-STALE_AFTER = timedelta(minutes=5)
+log = logging.getLogger(__name__)
+
+# A live worker renews its claim this often; one whose claim is not renewed for STALE_AFTER is
+# presumed dead. The ratio leaves room for several missed beats on a loaded machine (a beat
+# may wait on SQLite's write lock behind a chunk's commit).
+HEARTBEAT_EVERY = timedelta(seconds=2)
+STALE_AFTER = timedelta(seconds=15)
 
 
 class ImportState(StrEnum):
@@ -170,3 +182,48 @@ def fail_unclaimed(db: Database, run_id: int, *, error: str) -> None:
     )
     with db.engine.begin() as conn:
         conn.execute(stmt)
+
+
+def heartbeat(db: Database, run_id: int, *, worker_id: str) -> bool:
+    """Renew ``worker_id``'s claim on a running import; False if the claim is no longer its own."""
+    now = _now()
+    stmt = (
+        update(ImportRun)
+        .where(ImportRun.id == run_id, ImportRun.claimed_by == worker_id,
+               ImportRun.state == ImportState.RUNNING.value)
+        .values(claimed_at=now)
+    )
+    with db.engine.begin() as conn:
+        return conn.execute(stmt).rowcount == 1
+
+
+class ClaimHeartbeat:
+    """A thread renewing a claim every ``every`` until the block ends or the claim is lost.
+
+    A beat that fails (the database briefly unreachable) is logged and retried at the next
+    beat; the claim then ages, and may be taken over if the outage outlasts ``STALE_AFTER``, in
+    which case the fenced chunk writes stop this worker.
+    """
+
+    def __init__(self, db: Database, run_id: int, *, worker_id: str, every: timedelta = HEARTBEAT_EVERY) -> None:
+        self.db, self.run_id, self.worker_id, self.every = db, run_id, worker_id, every
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"offbatch-import-heartbeat-{run_id}", daemon=True)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.every.total_seconds()):
+            try:
+                if not heartbeat(self.db, self.run_id, worker_id=self.worker_id):
+                    self.lost.set()
+                    return
+            except Exception:  # keep beating: a dead database fails the chunks anyway
+                log.warning("import %s: heartbeat failed", self.run_id, exc_info=True)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=60)

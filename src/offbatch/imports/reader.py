@@ -1,8 +1,11 @@
 """Reading a job's output parts for import: validated up front, streamed in bounded chunks.
 
 The parts come from the job row's ``storage_url`` (``{storage_url}/output/part-0000i.parquet``
-for every task), never from a request. Every part's footer and columns are checked before a
-single row is written, so a missing column or a truncated file fails the import cleanly.
+for every task), never from a request. Before a single row is written, every part still to
+import is verified in full: its footer, its columns *and their types* against the job type's
+output schema, and every data page of those columns decoded once. So a missing or mistyped
+column, a truncated file or a corrupt data page fails the import cleanly, and nothing of a bad
+part (nor of the parts after it) is committed. The price is reading the parts twice.
 
 Bad rows are repaired, not fatal: strings that are not valid UTF-8 are decoded with U+FFFD
 replacement, and NUL characters (which PostgreSQL cannot store) are removed.
@@ -57,32 +60,79 @@ def _name(url: str) -> str:
     return url.rsplit("/", 1)[-1]
 
 
-def inspect_parts(job: Job, job_type: JobType) -> list[Part]:
-    """Open every part's footer; ImportFailed naming the part if one is corrupt or lacks columns."""
-    required = [c for c in job_type.output_schema.names if c not in job_type.optional_fields]
+def inspect_parts(job: Job, job_type: JobType, *, verify_from: int = 0) -> list[Part]:
+    """Open every part's footer and verify parts ``verify_from`` on in full (see the module doc).
+
+    ImportFailed naming the part (and the column) if one is missing, corrupt, lacks a column or
+    holds a column of another type than the job type's output schema.
+    """
     parts = []
     for index in range(job.task_count):
         url = storage.part_url(output_folder(job), index)
         fs, path = storage.filesystem(url)
         try:
             with fs.open(path, "rb") as f:
-                meta = pq.ParquetFile(f).metadata
+                parquet = pq.ParquetFile(f, page_checksum_verification=True)
+                meta = parquet.metadata
                 schema = meta.schema.to_arrow_schema()
+                _check_schema(schema, job_type, part=f"{_name(url)} of job {job.id}")
+                columns = tuple(c for c in job_type.output_schema.names if c in schema.names)
+                if index >= verify_from:
+                    # Decode every page now: a corrupt page found mid-import would leave the
+                    # part half-imported.
+                    for _batch in parquet.iter_batches(batch_size=VERIFY_BATCH_ROWS, columns=list(columns)):
+                        pass
         except FileNotFoundError:
             raise ImportFailed(f"output part {_name(url)} of job {job.id} is missing") from None
         except (pa.ArrowException, OSError) as e:
             raise ImportFailed(f"output part {_name(url)} of job {job.id} is corrupt: {e}") from e
-        missing = [c for c in required if c not in schema.names]
-        if missing:
-            raise ImportFailed(
-                f"output part {_name(url)} of job {job.id} lacks columns: {', '.join(missing)}",
-                hint=f"job type {job_type.name} writes: {', '.join(required)}",
-            )
         parts.append(
             Part(index, url, meta.num_rows, [meta.row_group(i).num_rows for i in range(meta.num_row_groups)],
-                 tuple(c for c in job_type.output_schema.names if c in schema.names))
+                 columns)
         )
     return parts
+
+
+# Rows decoded at a time when verifying a part (bounded memory whatever the part's size).
+VERIFY_BATCH_ROWS = 65_536
+
+
+def _same_type(actual: pa.DataType, expected: pa.DataType) -> bool:
+    """Equal types, counting the string encodings as one (a writer may use large_string)."""
+    if any(is_(expected) for is_ in _STRING_TYPES):
+        return any(is_(actual) for is_ in _STRING_TYPES)
+    return actual.equals(expected)
+
+
+# string_view exists from pyarrow 16 on; the project allows 15.
+_STRING_TYPES = tuple(
+    check for check in (pa.types.is_string, pa.types.is_large_string, getattr(pa.types, "is_string_view", None))
+    if check is not None
+)
+
+
+def _check_schema(schema: pa.Schema, job_type: JobType, *, part: str) -> None:
+    """Every output column present (optional ones may be absent: parts of older versions), each
+    of its declared type."""
+    required = job_type.output_schema
+    missing = [c for c in required.names if c not in schema.names and c not in job_type.optional_fields]
+    if missing:
+        raise ImportFailed(
+            f"output part {part} lacks columns: {', '.join(missing)}",
+            hint=f"job type {job_type.name} writes: {', '.join(required.names)}",
+        )
+    for field in required:
+        if field.name not in schema.names:
+            continue
+        if len(schema.get_all_field_indices(field.name)) > 1:
+            raise ImportFailed(f"output part {part}: column {field.name} appears more than once")
+        actual = schema.field(field.name).type
+        if not _same_type(actual, field.type):
+            raise ImportFailed(
+                f"output part {part}: column {field.name} is {actual}, expected {field.type}",
+                hint=f"job type {job_type.name} writes: "
+                + ", ".join(f"{f.name} ({f.type})" for f in required),
+            )
 
 
 def iter_chunks(

@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from offbatch import tracking
 from offbatch.api.deps import DbDep, ImportGrant, body_schema, read_body
+from offbatch.api.errors import error_responses
 from offbatch.api.schemas import (
     MAX_ID,
     ImportAccepted,
@@ -30,8 +31,7 @@ IMPORT_BODY_LIMIT = 16 * 1024
     status_code=202,
     response_model=ImportAccepted,
     openapi_extra=body_schema(ImportRequest),
-    responses={401: {"description": "missing or malformed token"}, 403: {"description": "token refused"},
-               404: {"description": "unknown job"}, 413: {"description": "body too large"}},
+    responses=error_responses(401, 403, 404, 413),
 )
 async def import_job(request: Request, grant: ImportGrant, db: DbDep) -> ImportAccepted:
     """Queue the import of a finished job (idempotent: one import per job, deliveries counted)."""
@@ -51,6 +51,6 @@ async def import_job(request: Request, grant: ImportGrant, db: DbDep) -> ImportA
     )
 
 
-@router.get("/imports/{import_id}", response_model=ImportOut)
+@router.get("/imports/{import_id}", response_model=ImportOut, responses=error_responses(404))
 def get_import(import_id: Annotated[int, Path(ge=1, le=MAX_ID)], db: DbDep) -> ImportOut:
     return ImportOut.model_validate(get_run(db, import_id))

@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from offbatch import insights
 from offbatch.api.deps import Annotator, DbDep, body_schema, read_body
+from offbatch.api.errors import error_responses
 from offbatch.api.schemas import (
     JOB_ID_PATTERN,
     MAX_ID,
@@ -43,7 +44,7 @@ def list_insights(
     return InsightPage(count=count, page=page, page_size=page_size, insights=[InsightOut.model_validate(r) for r in rows])
 
 
-@router.get("/{insight_id}", response_model=InsightOut)
+@router.get("/{insight_id}", response_model=InsightOut, responses=error_responses(404))
 def get_insight(insight_id: InsightId, db: DbDep) -> InsightOut:
     return InsightOut.model_validate(insights.get_insight(db, insight_id))
 
@@ -52,8 +53,7 @@ def get_insight(insight_id: InsightId, db: DbDep) -> InsightOut:
     "/{insight_id}/annotate",
     response_model=InsightOut,
     openapi_extra=body_schema(AnnotateRequest),
-    responses={401: {"description": "missing token"}, 403: {"description": "token refused"},
-               404: {"description": "unknown insight"}, 409: {"description": "already annotated"}},
+    responses=error_responses(401, 403, 404, 409, 413),
 )
 async def annotate(insight_id: InsightId, request: Request, who: Annotator, db: DbDep) -> InsightOut:
     """Accept, reject, or edit (with ``correction``) an open insight; annotating twice is a 409."""

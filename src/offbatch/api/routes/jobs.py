@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 
 from offbatch import jobviews
 from offbatch.api.deps import Annotator, DbDep, SettingsDep
+from offbatch.api.errors import error_responses
 from offbatch.api.schemas import (
     JOB_ID_PATTERN,
     CancelOut,
@@ -24,8 +25,8 @@ from offbatch.api.schemas import (
 router = APIRouter(prefix="/api/v1/batch/jobs", tags=["jobs"])
 
 JobId = Annotated[str, Path(pattern=JOB_ID_PATTERN, max_length=63)]
-NOT_FOUND = {404: {"description": "unknown job (or task)"}}
-BACKEND_DOWN = {502: {"description": "the job's backend could not be reached"}}
+NOT_FOUND = error_responses(404)
+BACKEND_DOWN = error_responses(502)
 
 
 def _row(view: jobviews.JobView, model: type[JobRow] = JobRow) -> JobRow:
@@ -85,8 +86,7 @@ def task_logs(
 @router.post(
     "/{job_id}/cancel",
     response_model=CancelOut,
-    responses={401: {"description": "missing token"}, 403: {"description": "token refused or annotation off"}}
-    | NOT_FOUND | BACKEND_DOWN,
+    responses=error_responses(401, 403, 404, 502),
 )
 def cancel_job(job_id: JobId, _who: Annotator, db: DbDep, settings: SettingsDep) -> CancelOut:
     """Cancel the job (idempotent: a finished job is left as it is). Needs the operator token
