@@ -89,7 +89,7 @@ def reconcile() -> None:
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000))
 def insights(lang: str | None, barcode: str | None, type_: str | None, annotated: bool | None, limit: int) -> None:
     """List insights, newest first."""
-    from offbatch.insights import InsightFilter, list_insights
+    from offbatch.review import InsightFilter, list_insights
 
     total, rows = list_insights(
         database(), InsightFilter(type=type_, value_tag=lang, barcode=barcode, annotated=annotated), limit=limit
