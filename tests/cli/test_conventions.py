@@ -177,7 +177,7 @@ def test_the_bash_script_completes_through_the_real_protocol(done_job):
     script = ('eval "$(offbatch completion bash)"; COMP_WORDS=(offbatch status ingr); COMP_CWORD=2; '
               '_offbatch_completion offbatch; printf "%s\\n" "${COMPREPLY[@]}"')
     result = subprocess.run(["bash", "--norc", "-c", script], env={**env, "PATH": f"{bin_dir}:{env['PATH']}"},
-                            capture_output=True, text=True, timeout=60)
+                            capture_output=True, text=True, timeout=60, check=False)
     assert result.stdout.split() == [job_id], result.stderr
     for shell, marker in (("zsh", "zsh_complete"), ("fish", "fish_complete")):
         assert marker in offbatch("completion", shell, env=env).stdout
@@ -226,7 +226,7 @@ def test_writing_into_a_closed_pipe_exits_quietly(done_job):
         read_end, write_end = os.pipe()
         os.close(read_end)  # the reader has gone, as `| head -1` does once it has its line
         result = subprocess.run([sys.executable, "-m", "offbatch", *args], env=env, stdout=write_end,
-                                stderr=subprocess.PIPE, text=True, timeout=60)
+                                stderr=subprocess.PIPE, text=True, timeout=60, check=False)
         os.close(write_end)
         assert result.returncode == errors.EXIT_BROKEN_PIPE, (args, result.stderr)
         assert result.stderr == "", (args, result.stderr)
