@@ -129,7 +129,14 @@ def print_table(rows: list[list[Any]], headers: list[str], *, state_columns: tup
     for row in rows:
         table.add_row(*[styled_state(str(c)) if i in state_indexes else ("" if c is None else str(c))
                         for i, c in enumerate(row)])
-    console().print(table)
+    out = console()
+    if out.is_terminal:
+        out.print(table)
+        return
+    # Into a pipe or a file: the same rows without the padding Rich puts at the end of each line.
+    with out.capture() as captured:
+        out.print(table)
+    click.echo("\n".join(line.rstrip() for line in captured.get().splitlines()))
 
 
 def print_lines(lines: list[str]) -> None:
