@@ -81,13 +81,16 @@ def launch(job_type, backend, config_path, dataset, limit, params, dry_run, incl
     say(f"submitted {plan.job_id} to {plan.backend}: {plan.rows} products in {plan.config.task_count} task(s)")
     say(f"follow it with: offbatch status {plan.job_id}")
     if wait:
-        _wait_and_import(plan.job_id, rows=plan.rows)
+        _wait_and_import(plan.job_id, rows=plan.rows, say=say)
 
 
-def _wait_and_import(job_id: str, *, rows: int) -> None:
-    """Follow the job to its end, then import it; Ctrl-C stops following, never the job."""
+def _wait_and_import(job_id: str, *, rows: int, say=click.echo) -> None:
+    """Follow the job to its end, then import it; Ctrl-C stops following, never the job.
+
+    ``say`` prints the outcome (stderr when stdout carries JSON).
+    """
     try:
-        status = _follow(job_id, rows=rows)
+        status = _follow(job_id, rows=rows, say=say)
     except KeyboardInterrupt:
         note(f"\ninterrupted: {job_id} keeps running (stop it with: offbatch cancel {job_id})")
         note(f"follow it with: offbatch status {job_id}; once it has SUCCEEDED, import it with: "
@@ -97,17 +100,29 @@ def _wait_and_import(job_id: str, *, rows: int) -> None:
         if status.state.value == "FAILED":
             note(f"see why with: offbatch logs {job_id}; rerun its unfinished shards with: offbatch resume {job_id}")
         raise SystemExit(EXIT_JOB_UNSUCCESSFUL)
-    from offbatch.imports import run_import
+    from offbatch.imports import ImportState, run_import
+    from offbatch.imports.importer import default_worker_id
+    from offbatch.imports.queue import release, run_for_job
 
-    run = run_import(context.settings(), context.database(), job_id)
-    click.echo(
+    db = context.database()
+    try:
+        run = run_import(context.settings(), db, job_id, worker_id=default_worker_id())
+    except KeyboardInterrupt:
+        # Each chunk commits on its own, so the next import goes on from the last committed one.
+        # Hand the claim back now, or that import would wait for it to go stale (minutes).
+        interrupted = run_for_job(db, job_id)
+        if interrupted is not None:
+            release(db, interrupted.id, worker_id=default_worker_id(), state=ImportState.QUEUED)
+        note(f"\ninterrupted while importing {job_id}; finish the import with: offbatch import {job_id}")
+        raise SystemExit(EXIT_INTERRUPTED) from None
+    say(
         f"imported: {run.predictions_created} predictions, {run.insights_created} insights created, "
         f"{run.insights_updated} updated"
     )
-    click.echo("review them with: offbatch insights")
+    say("review them with: offbatch insights")
 
 
-def _follow(job_id: str, *, rows: int):
+def _follow(job_id: str, *, rows: int, say=click.echo):
     from offbatch import tracking
     from offbatch.progress import rows_done
 
@@ -137,7 +152,7 @@ def _follow(job_id: str, *, rows: int):
         if bar is not None:
             bar.render_finish()
     elapsed = time.monotonic() - started
-    click.echo(f"{job_id}: {status.state.value} after {elapsed:.1f}s" + (f" ({status.reason})" if status.reason else ""))
+    say(f"{job_id}: {status.state.value} after {elapsed:.1f}s" + (f" ({status.reason})" if status.reason else ""))
     return status
 
 
