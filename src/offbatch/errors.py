@@ -113,12 +113,18 @@ EXIT_BROKEN_PIPE = 141
 
 
 def error_classes() -> list[type[OffbatchError]]:
-    """OffbatchError and every subclass, depth first."""
+    """OffbatchError and every subclass defined in this module, depth first.
+
+    Only this module's: which other modules happen to be imported must not change the table.
+    A subclass defined elsewhere (an internal signal such as the importer's ClaimLost) keeps its
+    parent's code.
+    """
     found: list[type[OffbatchError]] = []
     pending: list[type[OffbatchError]] = [OffbatchError]
     while pending:
         cls = pending.pop(0)
-        found.append(cls)
+        if cls.__module__ == __name__:
+            found.append(cls)
         pending[:0] = cls.__subclasses__()
     return found
 

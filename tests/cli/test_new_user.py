@@ -46,7 +46,9 @@ def test_ctrl_c_while_waiting_leaves_the_job_running_and_says_how_to_import_it(e
                                stderr=subprocess.PIPE, text=True)
     try:
         # Once a progress line shows, the command is following the job: interrupt it there.
+        progress = []
         for line in process.stderr:
+            progress.append(line)
             if re.match(r"(QUEUED|SCHEDULED|RUNNING): \d+/30 rows; tasks: ", line):
                 break
         process.send_signal(signal.SIGINT)
@@ -58,6 +60,10 @@ def test_ctrl_c_while_waiting_leaves_the_job_running_and_says_how_to_import_it(e
     job_id = re.search(r"submitted (\S+) to local", out).group(1)
     assert f"interrupted: {job_id} keeps running" in err
     assert f"offbatch import {job_id}" in err and "Traceback" not in err
+    # Progress lines are counts in words, not a Python dict.
+    assert re.fullmatch(r"(QUEUED|SCHEDULED|RUNNING): \d+/30 rows; tasks: (\d+ (pending|running|succeeded)(, )?)+\n",
+                        progress[-1]), progress
+    assert "{" not in "".join(progress)
     assert finished(job_id, env)["state"] == "SUCCEEDED"  # it did keep running
     imported = offbatch("import", job_id, env=env).stdout
     assert "30 predictions" in imported
