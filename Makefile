@@ -21,6 +21,8 @@ $(VENV)/.dev: $(VENV)/.core requirements-dev.lock
 	touch $@
 
 ## Run the main job on the embedded default (local backend, SQLite, bundled OFF sample, CPU engine).
+## State goes to ~/.offbatch (or $OFFBATCH_HOME). Re-runnable: a second run finds nothing new to
+## process, says so and exits 0, then lists the insights.
 demo: $(VENV)/.core
 	$(BIN)/offbatch launch ingredients-spellcheck --wait
 	$(BIN)/offbatch insights --limit 5
@@ -43,5 +45,6 @@ lock:
 	$(PYTHON) -m uv pip compile pyproject.toml --python-version 3.11 -o requirements.lock
 	$(PYTHON) -m uv pip compile pyproject.toml --python-version 3.11 --extra gcp --extra postgres --extra dev -o requirements-dev.lock
 
+## Remove the venv (job state lives in ~/.offbatch, or $OFFBATCH_HOME: remove it yourself).
 clean:
 	rm -rf $(VENV) .offbatch

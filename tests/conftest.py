@@ -150,6 +150,12 @@ SAMPLE = Path(__file__).resolve().parents[1] / "src" / "offbatch" / "data" / "of
 T = TypeVar("T")
 
 
+@pytest.fixture(autouse=True)
+def _never_the_users_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads or writes the real per-user home (~/.offbatch): each gets a temporary one."""
+    monkeypatch.setenv("OFFBATCH_HOME", str(tmp_path_factory.mktemp("user-home")))
+
+
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty OFFBATCH_HOME, with every other OFFBATCH_* setting unset: the embedded default."""

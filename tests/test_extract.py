@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -124,3 +126,41 @@ def test_a_dump_without_names_or_photos_still_extracts(tmp_path):
     table = read(folder.input_part(0))
     assert result.rows == 539
     assert set(table.column("name").to_pylist()) == {None} and set(table.column("image").to_pylist()) == {None}
+
+
+@pytest.mark.parametrize(("column", "values", "found", "expected"), [
+    ("ingredients_n", pa.array(["3"] * 3), "string", "double"),
+    ("code", pa.array([1, 2, 3], pa.int64()), "int64", "string"),
+    ("ingredients_text", pa.array(["sucre"] * 3), "string", "list<item: struct<lang: string, text: string>>"),
+])
+def test_a_wrong_typed_column_names_the_column_and_the_expected_type(tmp_path, column, values, found, expected):
+    table = pq.read_table(SAMPLE).slice(0, 3)
+    table = table.set_column(table.schema.get_field_index(column), column, values)
+    dataset = tmp_path / "typed.parquet"
+    pq.write_table(table, dataset)
+    with pytest.raises(DatasetError) as raised:
+        run(tmp_path, dataset=str(dataset))
+    assert raised.value.message == f"dataset {dataset}: column {column!r} is {found}, expected {expected}"
+
+
+def test_integer_widths_and_extra_struct_fields_are_accepted(tmp_path):
+    table = pq.read_table(SAMPLE).slice(0, 50)
+    table = table.set_column(table.schema.get_field_index("popularity_key"), "popularity_key",
+                             table.column("popularity_key").cast(pa.int32()))
+    dataset = tmp_path / "narrow.parquet"
+    pq.write_table(table, dataset)
+    assert run(tmp_path, dataset=str(dataset))[0].rows > 0
+
+
+def test_fewer_rows_than_tasks_make_one_part_per_row(tmp_path):
+    result, folder = run(tmp_path, task_count=4, limit=2)
+    assert result.rows == 2 and result.shard_rows == [1, 1]
+    assert not Path(folder.input_part(2).removeprefix("file://")).exists()
+
+
+def test_a_selection_emptied_by_exclusion_counts_only_its_own_products(tmp_path):
+    everything = pq.read_table(SAMPLE).column("code").combine_chunks()
+    folder = JobFolder(tmp_path.as_uri(), JOB_TYPE.name, "job")
+    result = extract(dataset=str(SAMPLE), job_type=JOB_TYPE, params=JOB_TYPE.Params(limit=7), folder=folder,
+                     task_count=2, exclude_codes=everything)
+    assert (result.rows, result.shard_rows, result.already_predicted) == (0, [], 7)

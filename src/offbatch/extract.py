@@ -29,16 +29,20 @@ class Extraction:
     rows: int
     shard_rows: list[int]
     seconds: float
+    # Products of this selection skipped because they already have a prediction (when rows == 0).
+    already_predicted: int = 0
 
 
 def open_dataset(
     con: duckdb.DuckDBPyConnection, dataset: str, required: tuple[str, ...], *, exclude_codes: pa.Array | None = None,
     optional: dict[str, str] | None = None,
+    types: dict[str, pa.DataType] | None = None,
 ) -> None:
     """Expose ``dataset`` (a Parquet file, glob or gs:// URL) as the view ``dataset``.
 
-    Products whose code is in ``exclude_codes`` are left out (incremental launches). An
-    ``optional`` column the dataset lacks reads as NULL of the given DuckDB type.
+    Products whose code is in ``exclude_codes`` are left out (incremental launches). A column
+    named in ``types`` whose type does not fit is a DatasetError naming both. An ``optional``
+    column the dataset lacks reads as NULL of the given DuckDB type.
     """
     if dataset.startswith("gs://"):
         fs, _ = storage.filesystem(dataset)
@@ -55,6 +59,15 @@ def open_dataset(
             f"dataset {dataset} lacks required columns: {', '.join(missing)}",
             hint="offbatch expects the Open Food Facts Parquet dump schema",
         )
+    if types:
+        actual = rel.select(", ".join(f'"{name}"' for name in types)).limit(0).to_arrow_table().schema
+        for name, expected in types.items():
+            found = actual.field(name).type
+            if not type_fits(found, expected):
+                raise DatasetError(
+                    f"dataset {dataset}: column {name!r} is {found}, expected {expected}",
+                    hint="offbatch expects the Open Food Facts Parquet dump schema",
+                )
     absent = {name: kind for name, kind in (optional or {}).items() if name not in rel.columns}
     if absent:
         # Names and types are the job type's own constants, never user input.
@@ -75,7 +88,7 @@ def select(
 ) -> int:
     """Run the job type's extraction into the temp table ``selected``; return its row count."""
     open_dataset(con, dataset, job_type.dataset_columns, exclude_codes=exclude_codes,
-                 optional=job_type.optional_dataset_columns)
+                 optional=job_type.optional_dataset_columns, types=job_type.dataset_types)
     sql, args = job_type.extraction_query(params)
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE selected AS {sql}", args)
@@ -83,6 +96,40 @@ def select(
         raise DatasetError(f"extraction failed on {dataset}: {_first_line(e)}") from e
     ((rows,),) = con.execute("SELECT count(*) FROM selected").fetchall()
     return int(rows)
+
+
+def already_predicted(
+    con: duckdb.DuckDBPyConnection, *, dataset: str, job_type: JobType, params: BaseModel,
+    exclude_codes: pa.Array | None,
+) -> int:
+    """After a selection of 0 rows: how many products the same selection picks without the exclusion.
+
+    Those are the products of *this* selection that were skipped as already predicted (not every
+    product with a prediction). Replaces the temp table ``selected``.
+    """
+    if exclude_codes is None or not len(exclude_codes):
+        return 0
+    return select(con, dataset=dataset, job_type=job_type, params=params, exclude_codes=None)
+
+
+def type_fits(found: pa.DataType, expected: pa.DataType) -> bool:
+    """Whether a dataset column of type ``found`` can stand for ``expected`` (see JobType.dataset_types)."""
+    if pa.types.is_string(expected) or pa.types.is_large_string(expected):
+        return pa.types.is_string(found) or pa.types.is_large_string(found) or pa.types.is_string_view(found)
+    if pa.types.is_integer(expected):
+        return pa.types.is_integer(found)
+    if pa.types.is_floating(expected) or pa.types.is_decimal(expected):
+        return pa.types.is_integer(found) or pa.types.is_floating(found) or pa.types.is_decimal(found)
+    if pa.types.is_list(expected) or pa.types.is_large_list(expected):
+        return ((pa.types.is_list(found) or pa.types.is_large_list(found) or pa.types.is_list_view(found))
+                and type_fits(found.value_type, expected.value_type))
+    if pa.types.is_struct(expected):
+        if not pa.types.is_struct(found):
+            return False
+        names = {found.field(i).name: found.field(i).type for i in range(found.num_fields)}
+        return all(expected.field(i).name in names and type_fits(names[expected.field(i).name], expected.field(i).type)
+                   for i in range(expected.num_fields))
+    return found.equals(expected)
 
 
 def extract(
@@ -95,7 +142,12 @@ def extract(
     exclude_codes: pa.Array | None = None,
     memory_limit: str | None = None,
 ) -> Extraction:
-    """Select the rows to process and write them as ``task_count`` input parts."""
+    """Select the rows to process and write them as input parts, one per task.
+
+    Fewer rows than ``task_count`` make as many parts as rows: no task starts with nothing to
+    do (``len(shard_rows)`` is the job's task count). A selection emptied by ``exclude_codes``
+    alone is not an error: it returns 0 rows and how many of its products were excluded.
+    """
     started = time.perf_counter()
     con = duckdb.connect()
     try:
@@ -104,12 +156,15 @@ def extract(
             con.execute(f"SET memory_limit = '{_safe_memory_limit(memory_limit)}'")
         rows = select(con, dataset=dataset, job_type=job_type, params=params, exclude_codes=exclude_codes)
         if rows == 0:
-            hint = "widen the filters (--param) or check the dataset"
-            if exclude_codes is not None and len(exclude_codes):
-                hint = (f"{len(exclude_codes)} products already have predictions from this engine version and "
-                        "were skipped; pass --include-predicted to process them again")
-            raise DatasetError(f"the extraction selected no products from {dataset}", hint=hint)
+            skipped = already_predicted(con, dataset=dataset, job_type=job_type, params=params,
+                                        exclude_codes=exclude_codes)
+            if skipped:
+                return Extraction(rows=0, shard_rows=[], seconds=time.perf_counter() - started,
+                                  already_predicted=skipped)
+            raise DatasetError(f"the extraction selected no products from {dataset}",
+                               hint="widen the filters (--param) or check the dataset")
         columns = ", ".join(f'"{name}"' for name in job_type.input_schema.names)
+        task_count = min(task_count, rows)
         shard_rows = []
         for index in range(task_count):
             reader = con.sql(

@@ -27,7 +27,7 @@ from offbatch.db.models import Job, Prediction
 from offbatch.db.session import Database
 from offbatch.engines import ENGINES, load_engine
 from offbatch.errors import BackendError, ConfigError
-from offbatch.extract import Extraction, extract, select
+from offbatch.extract import Extraction, already_predicted, extract, select
 from offbatch.jobs import JobType, get_job_type
 from offbatch.settings import Settings
 from offbatch.storage import JobFolder
@@ -52,6 +52,12 @@ class LaunchPlan:
     # What would stop the job (storage tasks cannot reach, a missing project...): a dry run lists them.
     problems: list[str] = field(default_factory=list)
     submitted: bool = False
+    # Products of this selection skipped as already predicted, when that left nothing to do.
+    already_predicted: int = 0
+
+    @property
+    def nothing_new(self) -> bool:
+        return self.rows == 0 and self.already_predicted > 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -69,6 +75,7 @@ class LaunchPlan:
             "request": self.request,
             "problems": self.problems,
             "submitted": self.submitted,
+            "already_predicted": self.already_predicted,
         }
 
 
@@ -215,9 +222,15 @@ def launch(
         con = duckdb.connect()
         try:
             plan.rows = select(con, dataset=dataset, job_type=job_type, params=extraction_params, exclude_codes=exclude)
+            if plan.rows == 0:
+                plan.already_predicted = already_predicted(con, dataset=dataset, job_type=job_type,
+                                                           params=extraction_params, exclude_codes=exclude)
         finally:
             con.close()
-        plan.estimate = config.cost_estimate(rows=plan.rows)
+        if 0 < plan.rows < config.task_count:
+            spec = _fewer_tasks(settings, plan, spec, job_type=job_type, folder=folder, backend=backend,
+                                task_count=plan.rows, mint_token=False)
+        plan.estimate = plan.config.cost_estimate(rows=plan.rows)
         plan.problems.extend(plan.estimate.problems)  # tasks that cannot finish in max_run_duration
         return plan
 
@@ -231,6 +244,14 @@ def launch(
         storage.remove(folder.url, recursive=True)
         raise
     plan.rows, plan.shard_rows = extraction.rows, extraction.shard_rows
+    plan.already_predicted = extraction.already_predicted
+    if plan.nothing_new:
+        storage.remove(folder.url, recursive=True)
+        return plan
+    if len(extraction.shard_rows) < config.task_count:
+        spec = _fewer_tasks(settings, plan, spec, job_type=job_type, folder=folder, backend=backend,
+                            task_count=len(extraction.shard_rows), mint_token=True)
+        config = plan.config
     plan.estimate = config.cost_estimate(rows=plan.rows)
     if plan.estimate.problems:
         storage.remove(folder.url, recursive=True)
@@ -268,6 +289,18 @@ def launch(
         s.get(Job, job_id).backend_ref = ref
     plan.submitted = True
     return plan
+
+
+def _fewer_tasks(settings: Settings, plan: LaunchPlan, spec: JobSpec, *, job_type: JobType, folder: JobFolder,
+                 backend: Backend, task_count: int, mint_token: bool) -> JobSpec:
+    """Cap the plan's task count at its row count (no task starts with nothing to do); the new spec."""
+    plan.config = plan.config.model_copy(
+        update={"task_count": task_count, "parallelism": min(plan.config.parallelism, task_count)}
+    )
+    spec = job_spec(settings, config=plan.config, job_type=job_type, folder=folder, backend_name=plan.backend,
+                    mint_token=mint_token)
+    plan.request = backend.describe(spec)
+    return spec
 
 
 def _job_json(plan: LaunchPlan, spec: JobSpec, extraction: Extraction) -> dict[str, Any]:

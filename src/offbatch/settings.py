@@ -1,7 +1,8 @@
 """Settings: one pydantic-settings class built once by ``load_settings()`` and passed down.
 
 Nothing here is read at import time. Defaults are the embedded home: a SQLite file, a storage
-folder and a generated signing key, all under ``OFFBATCH_HOME`` (``./.offbatch``).
+folder and a generated signing key, all under ``OFFBATCH_HOME``, by default ``~/.offbatch``: one
+place per user, whatever the working directory (as SkyPilot's ``~/.sky`` and dstack's ``~/.dstack``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ class Settings(BaseSettings):
         env_prefix="OFFBATCH_", env_file=".env", extra="ignore", populate_by_name=True
     )
 
-    home: Path = Path(".offbatch")
+    # Per user, not per directory: `offbatch list` sees the same jobs from anywhere.
+    home: Path = Path("~/.offbatch")
     database_url: str | None = None
     storage_url: str | None = None
     backend: str = "local"

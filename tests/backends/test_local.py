@@ -213,3 +213,24 @@ def test_follow_streams_logs_until_the_job_ends(backend, record_dir):
     assert backend.status(ref).state == JobState.SUCCEEDED
     assert any(line.startswith("[task 0]") and "mode slow" in line for line in lines)
     assert any(line.startswith("[task 1]") and "exit code 0" in line for line in lines)
+
+
+def test_status_shows_live_run_time_one_event_per_task_start_and_attempts_across_a_resume(backend, record_dir):
+    ref = backend.submit(make_spec("job-live", record_dir, mode="hang", task_count=2, parallelism=2,
+                                   max_retry_count=0))
+    # A running task's run time grows while it runs, not only once an attempt ends.
+    running = wait_for(lambda: (s := backend.status(ref)).state == JobState.RUNNING
+                       and all(t.state == TaskState.RUNNING and t.run_seconds > 0.3 for t in s.tasks) and s,
+                       what="both tasks to run for a while")
+    starts = [e.description for e in running.events if "started" in e.description]
+    assert sorted(starts) == ["task 0 started (attempt 1)", "task 1 started (attempt 1)"]
+    backend.cancel(ref)
+    assert finished(backend, ref).state == JobState.CANCELLED
+
+    backend.resume(ref, make_spec("job-live", record_dir, mode="ok", task_count=2, parallelism=2, max_retry_count=0))
+    status = finished(backend, ref)
+    assert status.state == JobState.SUCCEEDED
+    assert [(t.attempts, t.attempts_before_resume) for t in status.tasks] == [(2, 1), (2, 1)]
+    starts = [e.description for e in status.events if "started" in e.description]
+    assert len(starts) == 4 and starts.count("task 0 started (attempt 1)") == 2
+    assert all(t.run_seconds > 0.3 for t in status.tasks)

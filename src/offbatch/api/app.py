@@ -23,7 +23,7 @@ from offbatch.api.deps import MAX_BODY_BYTES
 from offbatch.api.routes import batch, info, insights, jobs, review
 from offbatch.db.session import Database
 from offbatch.imports.loop import import_loop
-from offbatch.insights import DatabaseSink, ProductUpdateSink
+from offbatch.review import DatabaseSink, ProductUpdateSink
 from offbatch.settings import Settings
 
 

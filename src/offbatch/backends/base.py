@@ -60,12 +60,15 @@ class TaskState(StrEnum):
 class TaskStatus:
     index: int
     state: TaskState
+    # Every attempt the task has made, those before a resume included (preemptions excluded).
     attempts: int = 0
+    # The part of ``attempts`` made before the job's latest resume (a resume resets the retry budget).
+    attempts_before_resume: int = 0
     exit_code: int | None = None
     reason: str | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
-    # Seconds of every attempt added up: what the task cost.
+    # Seconds of every attempt added up, the running one up to now: what the task cost so far.
     run_seconds: float = 0.0
 
 

@@ -2,18 +2,20 @@
 
 Commands live in small modules and are imported only when run, so ``offbatch --help`` stays
 fast. Our errors print one line (``error: ...`` plus a hint) and exit with their class's code;
-anything else is a bug and keeps its traceback.
+anything else is a bug and keeps its traceback. Exit codes are decided in ``offbatch.errors``
+only (docs/cli.md has the table).
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import click
 
 from offbatch import __version__
-from offbatch.errors import OffbatchError
+from offbatch.errors import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_USAGE, OffbatchError
 
 # command name -> (module, function, one-line help); help is here so --help imports nothing.
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -28,9 +30,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "serve": ("offbatch.cli.service", "serve", "Run the API server (import endpoint, insights)."),
     "worker": ("offbatch.cli.service", "worker", "Run the import worker loop (queue + reconcile)."),
     "reconcile": ("offbatch.cli.service", "reconcile", "Import succeeded jobs whose webhook never came."),
-    "insights": ("offbatch.cli.service", "insights", "List insights."),
+    "insights": ("offbatch.cli.review", "insights", "List insights; accept, reject or edit one."),
     "db": ("offbatch.cli.service", "db", "Database commands (upgrade)."),
+    "completion": ("offbatch.cli.completion", "completion", "Print the shell completion script (bash, zsh, fish)."),
 }
+# The variable click's shell completion protocol reads (see `offbatch completion`).
+COMPLETE_VAR = "_OFFBATCH_COMPLETE"
 
 
 class LazyGroup(click.Group):
@@ -41,11 +46,27 @@ class LazyGroup(click.Group):
         if cmd_name not in COMMANDS:
             return None
         module_name, attr, short_help = COMMANDS[cmd_name]
-        if ctx.resilient_parsing or "--help" in sys.argv[1:2]:
+        if sys.argv[1:2] in (["--help"], ["-h"]) and COMPLETE_VAR not in os.environ:
             # `offbatch --help` lists commands without importing them.
             return click.Command(cmd_name, short_help=short_help, help=short_help)
         command = getattr(importlib.import_module(module_name), attr)
         return command
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            # The reader went away (`offbatch list | head -1`): stop quietly, with SIGPIPE's code
+            # (click's own handling would exit 1, which means a failed job here).
+            _silence_stdout()
+            raise click.exceptions.Exit(EXIT_BROKEN_PIPE) from None
+
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list:
+        # Command names complete from the table, without importing every command module.
+        from click.shell_completion import CompletionItem
+
+        names = [CompletionItem(name, help=COMMANDS[name][2]) for name in COMMANDS if name.startswith(incomplete)]
+        return names + click.Command.shell_complete(self, ctx, incomplete)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -54,9 +75,16 @@ def cli() -> None:
     """offbatch: run ML predictions over Open Food Facts products as batch jobs."""
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush into a closed pipe is quiet too."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
-        cli.main(args=argv, prog_name="offbatch", standalone_mode=False)
+        # Without standalone mode click returns the code of a `ctx.exit(code)` instead of exiting.
+        code = cli.main(args=argv, prog_name="offbatch", standalone_mode=False, complete_var=COMPLETE_VAR)
     except OffbatchError as e:
         click.echo(f"error: {e.message}", err=True)
         if e.hint:
@@ -64,13 +92,19 @@ def main(argv: list[str] | None = None) -> int:
         return e.exit_code
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
-        return 130
+        return EXIT_INTERRUPTED
+    except click.UsageError as e:
+        e.show()
+        return EXIT_USAGE
     except click.ClickException as e:
         e.show()
         return e.exit_code
     except click.exceptions.Exit as e:
         return e.exit_code
-    return 0
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ from pathlib import Path
 import click
 
 from offbatch.cli import context
-from offbatch.errors import ConfigError
+from offbatch.cli.completion import complete_job_ids, complete_job_types
+from offbatch.cli.render import echo_json, note
+from offbatch.errors import EXIT_INTERRUPTED, EXIT_JOB_UNSUCCESSFUL, ConfigError
 
 POLL_SECONDS = 1.0
 
@@ -29,11 +31,11 @@ def _parse_params(values: tuple[str, ...]) -> dict[str, object]:
 
 
 @click.command()
-@click.argument("job_type")
+@click.argument("job_type", shell_complete=complete_job_types)
 @click.option("--backend", help="Execution backend (default: OFFBATCH_BACKEND or 'local').")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="Job config YAML to use instead of the job type's.")
 @click.option("--dataset", help="OFF Parquet dump (path, glob or gs:// URL); default: the bundled sample.")
-@click.option("--limit", type=int, help="Most products to select (default 10,000).")
+@click.option("--limit", type=click.IntRange(1), help="Most products to select (default 10,000).")
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="Extraction parameter, e.g. max_fraction=0.3.")
 @click.option("--dry-run", is_flag=True, help="Validate and print the plan (job id, rows, resources, request); submit nothing.")
 @click.option("--include-predicted", is_flag=True,
@@ -63,19 +65,64 @@ def launch(job_type, backend, config_path, dataset, limit, params, dry_run, incl
         confirm=confirm,
     )
     if dry_run or as_json:
-        click.echo(json.dumps(plan.as_dict(), indent=2, default=str))
+        echo_json(plan.as_dict())
     if dry_run:
         return
-    if not plan.submitted:
-        click.echo("not submitted", err=True)
+    if plan.nothing_new:
+        # Not an error: everything this selection would process was already predicted.
+        note(f"nothing new to process: the {plan.already_predicted} products this selection picks already have "
+             f"predictions from this engine version")
+        note("hint: pass --include-predicted to process them again")
         return
-    click.echo(f"submitted {plan.job_id} to {plan.backend}: {plan.rows} products in {plan.config.task_count} task(s)")
-    click.echo(f"follow it with: offbatch status {plan.job_id}")
+    if not plan.submitted:
+        note("not submitted")
+        return
+    say = note if as_json else click.echo
+    say(f"submitted {plan.job_id} to {plan.backend}: {plan.rows} products in {plan.config.task_count} task(s)")
+    say(f"follow it with: offbatch status {plan.job_id}")
     if wait:
-        _wait_and_import(plan.job_id, rows=plan.rows)
+        _wait_and_import(plan.job_id, rows=plan.rows, say=say)
 
 
-def _wait_and_import(job_id: str, *, rows: int) -> None:
+def _wait_and_import(job_id: str, *, rows: int, say=click.echo) -> None:
+    """Follow the job to its end, then import it; Ctrl-C stops following, never the job.
+
+    ``say`` prints the outcome (stderr when stdout carries JSON).
+    """
+    try:
+        status = _follow(job_id, rows=rows, say=say)
+    except KeyboardInterrupt:
+        note(f"\ninterrupted: {job_id} keeps running (stop it with: offbatch cancel {job_id})")
+        note(f"follow it with: offbatch status {job_id}; once it has SUCCEEDED, import it with: "
+             f"offbatch import {job_id}")
+        raise SystemExit(EXIT_INTERRUPTED) from None
+    if status.state.value != "SUCCEEDED":
+        if status.state.value == "FAILED":
+            note(f"see why with: offbatch logs {job_id}; rerun its unfinished shards with: offbatch resume {job_id}")
+        raise SystemExit(EXIT_JOB_UNSUCCESSFUL)
+    from offbatch.imports import ImportState, run_import
+    from offbatch.imports.importer import default_worker_id
+    from offbatch.imports.queue import release, run_for_job
+
+    db = context.database()
+    try:
+        run = run_import(context.settings(), db, job_id, worker_id=default_worker_id())
+    except KeyboardInterrupt:
+        # Each chunk commits on its own, so the next import goes on from the last committed one.
+        # Hand the claim back now, or that import would wait for it to go stale (minutes).
+        interrupted = run_for_job(db, job_id)
+        if interrupted is not None:
+            release(db, interrupted.id, worker_id=default_worker_id(), state=ImportState.QUEUED)
+        note(f"\ninterrupted while importing {job_id}; finish the import with: offbatch import {job_id}")
+        raise SystemExit(EXIT_INTERRUPTED) from None
+    say(
+        f"imported: {run.predictions_created} predictions, {run.insights_created} insights created, "
+        f"{run.insights_updated} updated"
+    )
+    say("review them with: offbatch insights")
+
+
+def _follow(job_id: str, *, rows: int, say=click.echo):
     from offbatch import tracking
     from offbatch.progress import rows_done
 
@@ -93,9 +140,9 @@ def _wait_and_import(job_id: str, *, rows: int) -> None:
             if bar is not None:
                 bar.update(done - shown)
             else:
-                line = f"{status.state.value}: {done}/{rows} rows, tasks {status.task_counts()}"
+                line = f"{status.state.value}: {done}/{rows} rows; tasks: {task_summary(status)}"
                 if line != last_line:
-                    click.echo(line, err=True)
+                    note(line)
                     last_line = line
             shown = done
             if status.state.is_finished():
@@ -105,22 +152,22 @@ def _wait_and_import(job_id: str, *, rows: int) -> None:
         if bar is not None:
             bar.render_finish()
     elapsed = time.monotonic() - started
-    click.echo(f"{job_id}: {status.state.value} after {elapsed:.1f}s" + (f" ({status.reason})" if status.reason else ""))
-    if status.state.value != "SUCCEEDED":
-        raise SystemExit(1)
-    from offbatch.imports import run_import
+    say(f"{job_id}: {status.state.value} after {elapsed:.1f}s" + (f" ({status.reason})" if status.reason else ""))
+    return status
 
-    run = run_import(settings, db, job_id)
-    click.echo(
-        f"imported: {run.predictions_created} predictions, {run.insights_created} insights created, "
-        f"{run.insights_updated} updated"
-    )
-    click.echo("review them with: offbatch insights")
+
+def task_summary(status) -> str:
+    """'1 running, 1 succeeded': task counts by state, in the order tasks move through them."""
+    counts = status.task_counts()
+    order = ["PENDING", "ASSIGNED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"]
+    names = sorted(counts, key=lambda s: order.index(s) if s in order else len(order))
+    return ", ".join(f"{counts[name]} {name.lower()}" for name in names) or "none yet"
 
 
 def _import_summary(db, job_id: str) -> dict | None:
     from sqlalchemy import select
 
+    from offbatch.cli.render import iso
     from offbatch.db.models import ImportRun
 
     with db.session() as s:
@@ -130,44 +177,51 @@ def _import_summary(db, job_id: str) -> dict | None:
         return {
             "id": run.id, "state": run.state, "predictions_created": run.predictions_created,
             "insights_created": run.insights_created, "insights_updated": run.insights_updated,
-            "rows_done": run.rows_done, "error": run.error,
+            "rows_done": run.rows_done, "error": run.error, "finished_at": iso(run.finished_at),
         }
 
 
+_job_id = click.argument("job_id", shell_complete=complete_job_ids)
+_json = click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
+
+
 @click.command()
-@click.argument("job_id")
-@click.option("--json", "as_json", is_flag=True)
+@_job_id
+@_json
 def status(job_id, as_json) -> None:
-    """Show JOB_ID's state, tasks, cost and import."""
+    """Show JOB_ID's state, tasks, events, cost and import."""
     from offbatch import tracking
-    from offbatch.cli.render import job_lines
+    from offbatch.cli.render import iso, job_json, print_job, task_json
 
     settings, db = context.settings(), context.database()
     job, st = tracking.refresh(settings, db, job_id)
     imported = _import_summary(db, job_id)
     if as_json:
-        click.echo(json.dumps({
-            "job_id": job.id, "state": job.state, "reason": job.reason, "backend": job.backend,
-            "rows_selected": job.rows_selected, "task_count": job.task_count,
-            "cost_estimate_usd": job.cost_estimate_usd, "cost_actual_usd": job.cost_actual_usd,
-            "tasks": [{"index": t.index, "state": t.state.value, "attempts": t.attempts, "exit_code": t.exit_code,
-                       "run_seconds": round(t.run_seconds, 3), "reason": t.reason} for t in st.tasks],
+        echo_json({
+            **job_json(job), "started_at": iso(st.started_at), "run_seconds": round(st.run_seconds, 3),
+            "tasks": [task_json(t) for t in st.tasks],
+            "events": [{"time": iso(e.time), "description": e.description,
+                        "state": e.state.value if e.state else None} for e in st.events],
             "import": imported,
-        }, indent=2, default=str))
+        })
         return
-    click.echo("\n".join(job_lines(job, st, imported)))
+    print_job(job, st, imported)
 
 
 @click.command("list")
-@click.option("--limit", default=20, show_default=True)
-@click.option("--job-type")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000), help="Most jobs to list.")
+@click.option("--job-type", shell_complete=complete_job_types, help="Only jobs of this type.")
+@_json
 def list_jobs(limit, job_type, as_json) -> None:
     """List recent jobs (state refreshed for unfinished ones)."""
     from offbatch import tracking
     from offbatch.backends import JobState
-    from offbatch.cli.render import money, table, when
+    from offbatch.cli.render import job_json, money, print_table, when
 
+    if job_type is not None:
+        from offbatch.jobs import get_job_type
+
+        get_job_type(job_type)  # an unknown type is an error, not an empty list
     settings, db = context.settings(), context.database()
     backends: dict = {}
     jobs = []
@@ -176,35 +230,51 @@ def list_jobs(limit, job_type, as_json) -> None:
             job, _ = tracking.refresh(settings, db, job.id, backend=tracking.backend_for(settings, job, backends))
         jobs.append(job)
     if as_json:
-        click.echo(json.dumps([{"job_id": j.id, "job_type": j.job_type, "backend": j.backend, "state": j.state,
-                                "rows_selected": j.rows_selected, "created_at": j.created_at,
-                                "cost_actual_usd": j.cost_actual_usd} for j in jobs], indent=2, default=str))
+        echo_json([job_json(j) for j in jobs])
         return
     if not jobs:
-        click.echo("no jobs yet: try offbatch launch ingredients-spellcheck --wait")
+        note("no jobs yet: try offbatch launch ingredients-spellcheck --wait")
         return
-    rows = [[j.id, j.backend, j.state, str(j.rows_selected), str(j.task_count), when(j.created_at),
-             money(j.cost_actual_usd)] for j in jobs]
-    click.echo(table(rows, ["job", "backend", "state", "rows", "tasks", "created", "cost"]))
+    rows = [[j.id, j.backend, j.state, j.rows_selected, j.task_count, when(j.created_at), money(j.cost_actual_usd)]
+            for j in jobs]
+    print_table(rows, ["job", "backend", "state", "rows", "tasks", "created", "cost"])
 
 
 @click.command()
-@click.argument("job_id")
-@click.option("--task", type=int, help="Only this task's log.")
+@_job_id
+@click.option("--task", type=click.IntRange(0), help="Only this task's log.")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing until the job ends.")
-def logs(job_id, task, follow) -> None:
+@click.option("--json", "as_json", is_flag=True,
+              help="JSON on stdout: one document; with --follow, one object a line (JSON Lines).")
+def logs(job_id, task, follow, as_json) -> None:
     """Print JOB_ID's task logs."""
+    import re
+
     from offbatch import tracking
 
     settings, db = context.settings(), context.database()
     job = tracking.get_job(db, job_id)
     backend = tracking.backend_for(settings, job)
-    for line in backend.logs(job.backend_ref or job.id, task=task, follow=follow):
-        click.echo(line)
+    lines = backend.logs(job.backend_ref or job.id, task=task, follow=follow)
+    if not as_json:
+        for line in lines:
+            click.echo(line)
+        return
+    prefixed = re.compile(r"^\[task (\d+)\] ?(.*)$", re.DOTALL)
+
+    def record(line: str) -> dict:
+        match = prefixed.match(line) if task is None else None
+        return ({"task": int(match.group(1)), "line": match.group(2)} if match else {"task": task, "line": line})
+
+    if follow:
+        for line in lines:
+            click.echo(json.dumps(record(line), ensure_ascii=False))
+        return
+    echo_json({"job_id": job_id, "lines": [record(line) for line in lines]})
 
 
 @click.command()
-@click.argument("job_id")
+@_job_id
 def cancel(job_id) -> None:
     """Cancel JOB_ID; cancelling a finished job does nothing."""
     from offbatch import tracking
@@ -212,13 +282,18 @@ def cancel(job_id) -> None:
     settings, db = context.settings(), context.database()
     job = tracking.get_job(db, job_id)
     backend = tracking.backend_for(settings, job)
-    backend.cancel(job.backend_ref or job.id)
     job, st = tracking.refresh(settings, db, job_id, backend=backend)
-    click.echo(f"{job_id}: {st.state.value}")
+    if st.state.is_finished():
+        click.echo(f"{job_id} already ended {st.state.value}: nothing to cancel")
+        return
+    backend.cancel(job.backend_ref or job.id)
+    # Cancelling takes a moment (tasks get SIGTERM, then SIGKILL): say what was done, not "CANCELLED".
+    click.echo(f"{job_id}: cancel requested (it was {st.state.value}); "
+               f"watch it stop with: offbatch status {job_id}")
 
 
 @click.command()
-@click.argument("job_id")
+@_job_id
 @click.option("--wait", is_flag=True, help="Follow the job to its end and import its results.")
 def resume(job_id, wait) -> None:
     """Rerun the unfinished shards of JOB_ID (finished shards are kept)."""

@@ -1,4 +1,4 @@
-"""Service commands: import, serve, worker, reconcile, insights, db."""
+"""Service commands: import, serve, worker, reconcile, db."""
 
 from __future__ import annotations
 
@@ -9,19 +9,48 @@ import threading
 
 import click
 
+from offbatch.cli.completion import complete_job_ids
 from offbatch.cli.context import database, settings
+from offbatch.cli.render import echo_json, iso, note
 from offbatch.errors import ConfigError, SetupError
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 @click.command("import")
-@click.argument("job_id")
-def import_job(job_id: str) -> None:
+@click.argument("job_id", shell_complete=complete_job_ids)
+@click.option("--json", "as_json", is_flag=True, help="Print the import as JSON on stdout.")
+def import_job(job_id: str, as_json: bool) -> None:
     """Import a finished job's results now (idempotent), and print the counts."""
-    from offbatch.imports import run_import
+    from offbatch import tracking
+    from offbatch.backends import JobState
+    from offbatch.imports import ImportState, run_import
+    from offbatch.imports.queue import run_for_job
 
-    run = run_import(settings(), database(), job_id)
+    s, db = settings(), database()
+    job = tracking.get_job(db, job_id)
+    earlier = run_for_job(db, job_id)
+    already = earlier is not None and earlier.state == ImportState.SUCCEEDED
+    if not already and not JobState(job.state).is_finished() and job.backend_ref:
+        # The row may lag behind the backend: a job cancelled since must get the resume hint,
+        # not "wait for the job to finish".
+        tracking.refresh(s, db, job_id)
+    run = run_import(s, db, job_id)
+    counts = {
+        "id": run.id, "job_id": run.job_id, "state": run.state, "already_imported": already,
+        "rows_done": run.rows_done, "parts_done": run.parts_done, "predictions_created": run.predictions_created,
+        "insights_created": run.insights_created, "insights_updated": run.insights_updated,
+        "rows_skipped": run.rows_skipped, "finished_at": iso(run.finished_at),
+    }
+    if as_json:
+        echo_json(counts)
+        return
+    if already:
+        # Not new counts: what that earlier import did, said as such.
+        note(f"{job_id} was already imported at {iso(run.finished_at)} (import {run.id}); nothing new to import")
+        click.echo(f"that import: {run.predictions_created} predictions, {run.insights_created} insights created, "
+                   f"{run.insights_updated} updated")
+        return
     click.echo(
         f"import {run.id} of {run.job_id}: {run.state}; {run.rows_done} rows from {run.parts_done} parts, "
         f"{run.predictions_created} predictions, {run.insights_created} insights created, "
@@ -105,48 +134,6 @@ def reconcile() -> None:
                f"marked {len(report.failed)} imports failed")
     for job_id, error in report.errors.items():
         click.echo(f"  {job_id}: {error}", err=True)
-
-
-@click.command()
-@click.option("--lang", help="Product language (the insight's value tag).")
-@click.option("--barcode")
-@click.option("--type", "type_", help="Insight type, e.g. ingredient_spellcheck.")
-@click.option("--annotated/--open", default=None, help="Only annotated, or only open, insights.")
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000))
-def insights(lang: str | None, barcode: str | None, type_: str | None, annotated: bool | None, limit: int) -> None:
-    """List insights, newest first."""
-    from offbatch.insights import InsightFilter, list_insights
-
-    total, rows = list_insights(
-        database(), InsightFilter(type=type_, value_tag=lang, barcode=barcode, annotated=annotated), limit=limit
-    )
-    labels = {None: "open", 1: "accepted", 0: "rejected", -1: "skipped"}
-    click.echo(f"{'ID':>6}  {'BARCODE':<14} {'LANG':<4} {'ORIGINAL → CORRECTION':<70} ANNOTATION")
-    for i in rows:
-        change = _change(i.data.get("original") or "", i.data.get("correction") or "")
-        click.echo(f"{i.id:>6}  {i.barcode:<14} {i.value_tag or '':<4} {change:<70} {labels.get(i.annotation, i.annotation)}")
-    click.echo(f"{len(rows)} of {total} insights")
-
-
-def _change(original: str, correction: str, *, context: int = 12) -> str:
-    """The changed span of a correction with a little context: '…soy lecthin. → …soy lecithin.'."""
-    start = 0
-    while start < min(len(original), len(correction)) and original[start] == correction[start]:
-        start += 1
-    end = 0
-    while (end < min(len(original), len(correction)) - start
-           and original[-1 - end] == correction[-1 - end]):
-        end += 1
-    left = max(0, start - context)
-
-    def span(text: str) -> str:
-        stop = min(len(text), len(text) - end + context)
-        piece = text[left:stop].replace("\n", " ")
-        if len(piece) > 60:  # several changes far apart: keep both ends
-            piece = piece[:28] + " … " + piece[-28:]
-        return ("…" if left else "") + piece + ("…" if stop < len(text) else "")
-
-    return f"{span(original)} → {span(correction)}"
 
 
 @click.group()

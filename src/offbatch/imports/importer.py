@@ -36,7 +36,7 @@ from offbatch.db.models import ImportRun, Job
 from offbatch.db.session import Database
 from offbatch.errors import ConflictError, ImportFailed, OffbatchError
 from offbatch.imports import reader, writer
-from offbatch.imports.insights import NewPrediction, derive_insights, derive_insights_sql
+from offbatch.imports.derive import NewPrediction, derive_insights, derive_insights_sql
 from offbatch.imports.queue import (
     HEARTBEAT_EVERY,
     STALE_AFTER,

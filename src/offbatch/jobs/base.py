@@ -37,6 +37,10 @@ class JobType(ABC):
     prediction_type: ClassVar[str]
     # Columns the dataset must have for the extraction query.
     dataset_columns: ClassVar[tuple[str, ...]]
+    # The Arrow types those columns must have, by kind: any string, any integer width, a float
+    # accepts integers too, lists and structs by their children (a struct may have more fields).
+    # A column of another type is a DatasetError naming it and the expected type.
+    dataset_types: ClassVar[dict[str, pa.DataType]] = {}
     # Extraction parameters (validated; ``limit`` is common to every job type).
     Params: ClassVar[type[BaseModel]]
     input_schema: ClassVar[pa.Schema]

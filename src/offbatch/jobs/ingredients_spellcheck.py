@@ -42,6 +42,14 @@ class IngredientsSpellcheck(JobType):
     name = "ingredients-spellcheck"
     prediction_type = "ingredient_spellcheck"
     dataset_columns = ("code", "lang", "ingredients_text", "ingredients_n", "unknown_ingredients_n", "popularity_key")
+    dataset_types: ClassVar[dict[str, pa.DataType]] = {
+        "code": pa.string(),
+        "lang": pa.string(),
+        "ingredients_text": pa.list_(pa.struct([("lang", pa.string()), ("text", pa.string())])),
+        "ingredients_n": pa.float64(),
+        "unknown_ingredients_n": pa.float64(),
+        "popularity_key": pa.int64(),
+    }
     Params = SpellcheckParams
     optional_dataset_columns: ClassVar[dict[str, str]] = {
         "product_name": 'STRUCT(lang VARCHAR, "text" VARCHAR)[]',

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
-from offbatch import insights
+from offbatch import review as insights
 from offbatch.api.deps import Annotator, DbDep, body_schema, read_body
 from offbatch.api.errors import error_responses
 from offbatch.api.schemas import (

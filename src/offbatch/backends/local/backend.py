@@ -80,6 +80,7 @@ class LocalBackend(Backend):
         for task in record.tasks:
             if task.state != TaskState.SUCCEEDED.value:
                 task.state, task.reason, task.exit_code, task.finished_at = TaskState.PENDING.value, None, None, None
+                task.attempts_before_resume += task.attempts
                 task.attempts = task.preemptions = 0
         record.state, record.reason, record.finished_at, record.heartbeat = JobState.QUEUED.value, None, None, None
         record.event("job resumed", JobState.QUEUED.value)

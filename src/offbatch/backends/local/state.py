@@ -38,24 +38,30 @@ def _dt(value: str | None) -> datetime | None:
 class TaskRecord:
     index: int
     state: str = TaskState.PENDING.value
-    attempts: int = 0
+    attempts: int = 0  # since the latest resume: what the retry budget counts
+    attempts_before_resume: int = 0
     preemptions: int = 0
     exit_code: int | None = None
     reason: str | None = None
     started_at: str | None = None
     finished_at: str | None = None
-    run_seconds: float = 0.0
+    run_seconds: float = 0.0  # of finished attempts
+    attempt_started_at: str | None = None  # of the attempt running now
 
     def to_status(self) -> TaskStatus:
+        run_seconds = self.run_seconds
+        if self.state == TaskState.RUNNING.value and self.attempt_started_at:
+            run_seconds += max(0.0, (datetime.now(UTC) - _dt(self.attempt_started_at)).total_seconds())
         return TaskStatus(
             index=self.index,
             state=TaskState(self.state),
-            attempts=self.attempts,
+            attempts=self.attempts + self.attempts_before_resume,
+            attempts_before_resume=self.attempts_before_resume,
             exit_code=self.exit_code,
             reason=self.reason,
             started_at=_dt(self.started_at),
             finished_at=_dt(self.finished_at),
-            run_seconds=self.run_seconds,
+            run_seconds=run_seconds,
         )
 
 

@@ -96,6 +96,7 @@ class Supervisor:
         task.attempts += 1
         task.state = TaskState.RUNNING.value
         task.started_at = task.started_at or now_iso()
+        task.attempt_started_at = now_iso()
         task.exit_code = None
         self.dir.tasks_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.dir.task_log(index), "ab")  # noqa: SIM115 - closed when the task ends
@@ -110,10 +111,13 @@ class Supervisor:
             start_new_session=True,
         )
         self.running[index] = Running(index=index, process=process, started=time.monotonic(), log=log)
+        # One event per task start; the first one is also the job's move to RUNNING.
+        description = f"task {index} started (attempt {task.attempts})"
         if self.record.state != JobState.RUNNING.value:
             self.record.started_at = self.record.started_at or now_iso()
-            self.set_job_state(JobState.RUNNING, "a task started")
+            self.set_job_state(JobState.RUNNING, description)
         else:
+            self.record.event(description)
             self.save()
 
     def finish(self, run: Running, exit_code: int, pending: deque[int]) -> None:
