@@ -28,8 +28,14 @@ PROGRAM = textwrap.dedent(
     out = os.environ["RECORD_DIR"]
     index = os.environ["BATCH_TASK_INDEX"]
     attempt = int(os.environ["BATCH_TASK_RETRY_ATTEMPT"])
-    with open(os.path.join(out, f"task-{index}-{attempt}-{time.monotonic_ns()}.json"), "w") as f:
-        json.dump({"env": dict(os.environ), "start": time.time()}, f)
+    def write_atomic(name, text):
+        # Readers (the test) poll this folder: a record appears whole or not at all.
+        tmp = os.path.join(out, f".tmp-{os.getpid()}-{name}")
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, os.path.join(out, name))
+    write_atomic(f"task-{index}-{attempt}-{time.monotonic_ns()}.json",
+                 json.dumps({"env": dict(os.environ), "start": time.time(), "pid": os.getpid()}))
     mode = os.environ.get("MODE", "ok")
     print(f"task {index} attempt {attempt} mode {mode}", flush=True)
     if mode == "crash-first" and attempt == 0:
@@ -42,8 +48,7 @@ PROGRAM = textwrap.dedent(
         time.sleep(600)
     if mode == "slow":
         time.sleep(1.0)
-    with open(os.path.join(out, f"end-{index}-{attempt}"), "w") as f:
-        f.write(str(time.time()))
+    write_atomic(f"end-{index}-{attempt}", str(time.time()))
     """
 ) % {"bad": EXIT_BAD_INPUT}
 
@@ -144,27 +149,10 @@ def test_kills_a_task_past_max_run_duration(backend, record_dir):
 def test_a_task_killed_by_sigkill_is_retried(backend, record_dir):
     ref = backend.submit(make_spec("job-kill", record_dir, mode="hang-first", max_retry_count=1))
     rec = wait_for(lambda: records(record_dir), what="the first attempt to start")[0]
-    pid = wait_for(lambda: _pid_of(backend, ref, rec), what="the task process")
-    os.kill(pid, signal.SIGKILL)
+    os.kill(rec["pid"], signal.SIGKILL)
     status = finished(backend, ref)
     assert status.state == JobState.SUCCEEDED
     assert status.tasks[0].attempts == 2
-
-
-def _pid_of(backend, ref, rec):
-    # The task program records its environment; find its process by scanning /proc.
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            environ = (proc / "environ").read_bytes()
-        except OSError:
-            continue
-        if f"RECORD_DIR={rec['env']['RECORD_DIR']}".encode() in environ and b"BATCH_TASK_RETRY_ATTEMPT=0" in environ:
-            cmdline = (proc / "cmdline").read_bytes()
-            if b"task.py" in cmdline:
-                return int(proc.name)
-    return None
 
 
 def test_cancel_stops_running_tasks_and_is_idempotent(backend, record_dir):
