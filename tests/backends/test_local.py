@@ -58,7 +58,8 @@ def make_spec(job_id: str, record_dir: Path, *, mode: str = "ok", secret: str = 
               "machine_type": "local", "budget_usd": 1, "task_count": 1, "parallelism": 1}
     values.update(config)
     cfg = parse_config(values, source="test")
-    env = {"RECORD_DIR": str(record_dir), "MODE": mode, "OFFBATCH_JOB_ID": job_id, IMPORT_TOKEN: secret}
+    # As launcher.worker_env: the config's env, then the contract's variables.
+    env = {**cfg.env, "RECORD_DIR": str(record_dir), "MODE": mode, "OFFBATCH_JOB_ID": job_id, IMPORT_TOKEN: secret}
     return JobSpec(job_id=job_id, job_type="test", config=cfg, env=env, labels={})
 
 
@@ -201,3 +202,30 @@ def test_follow_streams_logs_until_the_job_ends(backend, record_dir):
     assert backend.status(ref).state == JobState.SUCCEEDED
     assert any(line.startswith("[task 0]") and "mode slow" in line for line in lines)
     assert any(line.startswith("[task 1]") and "exit code 0" in line for line in lines)
+
+
+def test_tasks_get_an_allow_listed_environment_not_the_launching_shells(backend, record_dir, monkeypatch):
+    shell_secrets = {
+        "OFFBATCH_ANNOTATION_TOKEN": "annotation-" + "a" * 40,
+        "OFFBATCH_DATABASE_URL": "postgresql://user:db-password@db/offbatch",
+        "MY_SERVICE_PASSWORD": "hunter2-" + "p" * 20,
+        "AWS_SECRET_ACCESS_KEY": "aws-" + "s" * 36,
+    }
+    for name, value in shell_secrets.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
+    spec = make_spec("job-allow", record_dir, mode="hang", env={"HF_HOME": "/models/hf"})
+    ref = backend.submit(spec)
+    (rec,) = wait_for(lambda: records(record_dir), what="the task to start")
+    env = rec["env"]
+    for name, value in shell_secrets.items():
+        assert name not in env and value not in json.dumps(env), name
+    assert env["PATH"] == os.environ["PATH"] and env["LC_ALL"] == "C.UTF-8"  # the allow-list
+    assert env["HF_HOME"] == "/models/hf"  # what the config's env asks
+    assert env["BATCH_TASK_INDEX"] == "0" and env["RECORD_DIR"] == str(record_dir)  # the job's own
+    # The supervisor itself does not hold the shell's secrets either.
+    supervisor = json.loads((backend.root / ref / "state.json").read_text())["supervisor_pid"]
+    environ = Path(f"/proc/{supervisor}/environ").read_bytes()
+    assert not any(value.encode() in environ for value in shell_secrets.values())
+    backend.cancel(ref)
+    assert finished(backend, ref, timeout=30).state == JobState.CANCELLED

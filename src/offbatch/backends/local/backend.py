@@ -7,6 +7,7 @@ on the machine can follow a job. The ``ref`` of a local job is its id.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from offbatch.backends.base import Backend, JobSpec, JobState, JobStatus, TaskState
+from offbatch.backends.local.environment import inherited
 from offbatch.backends.local.state import JobDir, JobRecord, TaskRecord, write_json_atomic
 from offbatch.config import JobConfig
 from offbatch.errors import BackendError, ConfigError, NotFoundError
@@ -102,6 +104,7 @@ class LocalBackend(Backend):
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # survives the launching command and its Ctrl-C
+                env=inherited(os.environ),  # not the launching shell's secrets (environment.py)
             )
         # The env (with the import token) travels through the pipe, never through a file.
         assert process.stdin is not None

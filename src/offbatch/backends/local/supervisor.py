@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from offbatch.backends.base import JobState, TaskState
+from offbatch.backends.local.environment import task_environment
 from offbatch.backends.local.state import JobDir, now_iso
 from offbatch.contract import EXIT_BAD_INPUT, EXIT_PREEMPTED, EXIT_TIMEOUT, TASK_COUNT, TASK_INDEX
 
@@ -38,8 +39,6 @@ POLL_SECONDS = 0.1
 HEARTBEAT_SECONDS = 2.0
 KILL_GRACE_SECONDS = 5.0
 MAX_PREEMPTIONS = 10
-# Never handed to tasks: the service's secrets.
-WITHHELD_ENV = ("OFFBATCH_BATCH_JOB_KEY", "BATCH_JOB_KEY", "GOOGLE_CREDENTIALS", "OFFBATCH_GOOGLE_CREDENTIALS")
 
 
 @dataclass
@@ -82,8 +81,8 @@ class Supervisor:
 
     # -- tasks -------------------------------------------------------------------------------
     def task_env(self, index: int, attempt: int) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k not in WITHHELD_ENV}
-        env.update(self.env)
+        # An allow-list of this process's environment, never all of it (environment.py).
+        env = task_environment(os.environ, self.env)
         env[TASK_INDEX] = str(index)
         env[TASK_COUNT] = str(self.task_count)
         env["BATCH_TASK_RETRY_ATTEMPT"] = str(attempt)
