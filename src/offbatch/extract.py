@@ -78,6 +78,37 @@ def select(
     return int(rows)
 
 
+def connect(*, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection for one extraction, its memory capped at ``memory_limit`` if given."""
+    con = duckdb.connect()
+    if memory_limit:
+        # SET takes no bound parameter; the value is checked against a strict pattern first.
+        con.execute(f"SET memory_limit = '{_safe_memory_limit(memory_limit)}'")
+    return con
+
+
+def no_products(dataset: str, *, exclude_codes: pa.Array | None = None) -> DatasetError:
+    """The error of an extraction that selected nothing, with the hint that fits."""
+    hint = "widen the filters (--param) or check the dataset"
+    if exclude_codes is not None and len(exclude_codes):
+        hint = (f"{len(exclude_codes)} products already have predictions from this engine version and "
+                "were skipped; pass --include-predicted to process them again")
+    return DatasetError(f"the extraction selected no products from {dataset}", hint=hint)
+
+
+def write_shards(con: duckdb.DuckDBPyConnection, *, job_type: JobType, folder: JobFolder, task_count: int) -> list[int]:
+    """Write the ``selected`` table (made by ``select`` on ``con``) as ``task_count`` input parts."""
+    columns = ", ".join(f'"{name}"' for name in job_type.input_schema.names)
+    shard_rows = []
+    for index in range(task_count):
+        reader = con.sql(
+            f"SELECT {columns} FROM selected WHERE rowid % ? = ? ORDER BY rowid",
+            params=[task_count, index],
+        ).to_arrow_reader(ROW_GROUP_SIZE)
+        shard_rows.append(write_parquet_atomic(folder.input_part(index), reader, job_type.input_schema))
+    return shard_rows
+
+
 def extract(
     *,
     dataset: str,
@@ -90,26 +121,12 @@ def extract(
 ) -> Extraction:
     """Select the rows to process and write them as ``task_count`` input parts."""
     started = time.perf_counter()
-    con = duckdb.connect()
+    con = connect(memory_limit=memory_limit)
     try:
-        if memory_limit:
-            # SET takes no bound parameter; the value is checked against a strict pattern first.
-            con.execute(f"SET memory_limit = '{_safe_memory_limit(memory_limit)}'")
         rows = select(con, dataset=dataset, job_type=job_type, params=params, exclude_codes=exclude_codes)
         if rows == 0:
-            hint = "widen the filters (--param) or check the dataset"
-            if exclude_codes is not None and len(exclude_codes):
-                hint = (f"{len(exclude_codes)} products already have predictions from this engine version and "
-                        "were skipped; pass --include-predicted to process them again")
-            raise DatasetError(f"the extraction selected no products from {dataset}", hint=hint)
-        columns = ", ".join(f'"{name}"' for name in job_type.input_schema.names)
-        shard_rows = []
-        for index in range(task_count):
-            reader = con.sql(
-                f"SELECT {columns} FROM selected WHERE rowid % ? = ? ORDER BY rowid",
-                params=[task_count, index],
-            ).to_arrow_reader(ROW_GROUP_SIZE)
-            shard_rows.append(write_parquet_atomic(folder.input_part(index), reader, job_type.input_schema))
+            raise no_products(dataset, exclude_codes=exclude_codes)
+        shard_rows = write_shards(con, job_type=job_type, folder=folder, task_count=task_count)
     finally:
         con.close()
     return Extraction(rows=rows, shard_rows=shard_rows, seconds=time.perf_counter() - started)

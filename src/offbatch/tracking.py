@@ -35,7 +35,13 @@ def refresh(settings: Settings, db: Database, job_id: str, *, backend: Backend |
     """Ask the backend for the job's status and record it on the job row."""
     job = get_job(db, job_id)
     backend = backend or backend_for(settings, job)
-    status = backend.status(job.backend_ref or job.id)
+    try:
+        status = backend.status(job.backend_ref or job.id)
+    except NotFoundError:
+        if job.backend_ref:
+            raise
+        # Reserved by a launch that has not submitted it yet (launcher.reserve_job): the row is all there is.
+        return job, JobStatus(job_id=job.id, state=JobState(job.state), created_at=job.created_at, reason=job.reason)
     with db.session() as s:
         row = s.get(Job, job_id)
         if not JobState(row.state).is_finished() or row.state != status.state.value:
