@@ -9,16 +9,19 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from offbatch.backends import JobSpec, JobState, TaskState
 from offbatch.backends.local.backend import LocalBackend
+from offbatch.backends.local.processes import ProcessId
 from offbatch.config import parse_config
-from offbatch.contract import EXIT_BAD_INPUT, EXIT_TIMEOUT, IMPORT_TOKEN
+from offbatch.contract import EXIT_BAD_INPUT, EXIT_TIMEOUT, IMPORT_TOKEN, OUTPUT_URL
 from offbatch.errors import NotFoundError
 from tests.conftest import wait_for
 
@@ -48,6 +51,22 @@ PROGRAM = textwrap.dedent(
         time.sleep(600)
     if mode == "slow":
         time.sleep(1.0)
+    if mode in ("gate", "part-then-crash"):
+        # Wait for the test to open the gate, then write the output part as the worker does.
+        gate = os.path.join(out, f"open-{index}")
+        deadline = time.monotonic() + 300
+        while mode == "gate" and not os.path.exists(gate):
+            if time.monotonic() > deadline:
+                sys.exit(1)
+            time.sleep(0.05)
+        folder = os.environ["OFFBATCH_OUTPUT_URL"].removeprefix("file://")
+        os.makedirs(folder, exist_ok=True)
+        part = os.path.join(folder, f"part-{int(index):05d}.parquet")
+        with open(part + ".tmp", "w") as f:
+            f.write(f"attempt {attempt} pid {os.getpid()}")
+        os.replace(part + ".tmp", part)
+        if mode == "part-then-crash":
+            sys.exit(1)
     write_atomic(f"end-{index}-{attempt}", str(time.time()))
     """
 ) % {"bad": EXIT_BAD_INPUT}
@@ -59,15 +78,19 @@ def make_spec(job_id: str, record_dir: Path, *, mode: str = "ok", secret: str = 
     values.update(config)
     cfg = parse_config(values, source="test")
     # As launcher.worker_env: the config's env, then the contract's variables.
-    env = {**cfg.env, "RECORD_DIR": str(record_dir), "MODE": mode, "OFFBATCH_JOB_ID": job_id, IMPORT_TOKEN: secret}
+    env = {**cfg.env, "RECORD_DIR": str(record_dir), "MODE": mode, "OFFBATCH_JOB_ID": job_id, IMPORT_TOKEN: secret,
+           OUTPUT_URL: (record_dir.parent / "output" / job_id).as_uri()}
     return JobSpec(job_id=job_id, job_type="test", config=cfg, env=env, labels={})
 
 
 @pytest.fixture
-def backend(home_settings, tmp_path) -> LocalBackend:
+def backend(home_settings, tmp_path) -> Iterator[LocalBackend]:
     program = tmp_path / "task.py"
     program.write_text(PROGRAM)
-    return LocalBackend(home_settings, task_command=[sys.executable, str(program)])
+    backend = LocalBackend(home_settings, task_command=[sys.executable, str(program)])
+    yield backend
+    for status in backend.list():  # a failed test leaves no task running
+        backend.cancel(status.job_id)
 
 
 @pytest.fixture
@@ -229,3 +252,129 @@ def test_tasks_get_an_allow_listed_environment_not_the_launching_shells(backend,
     assert not any(value.encode() in environ for value in shell_secrets.values())
     backend.cancel(ref)
     assert finished(backend, ref, timeout=30).state == JobState.CANCELLED
+
+
+# --- a supervisor that died: its tasks are found by pid + start time (takeover.py) -----------
+
+
+def _state(backend: LocalBackend, ref: str) -> dict:
+    return json.loads((backend.root / ref / "state.json").read_text())
+
+
+def _running_tasks(backend: LocalBackend, ref: str, count: int) -> list[ProcessId] | None:
+    """The recorded processes of ``count`` running tasks, once the supervisor has saved them all."""
+    tasks = [t for t in _state(backend, ref)["tasks"] if t["pid"]]
+    return [ProcessId(t["pid"], t["pid_started"]) for t in tasks] if len(tasks) == count else None
+
+
+def _kill_supervisor(backend: LocalBackend, ref: str) -> None:
+    state = _state(backend, ref)
+    supervisor = ProcessId(state["supervisor_pid"], state["supervisor_started"])
+    os.kill(supervisor.pid, signal.SIGKILL)
+    wait_for(lambda: not supervisor.alive(), timeout=30, what="the supervisor to die")
+
+
+def _open_gates(record_dir: Path, count: int) -> None:
+    for index in range(count):
+        (record_dir / f"open-{index}").touch()
+
+
+def _parts(record_dir: Path, ref: str) -> list[str]:
+    folder = record_dir.parent / "output" / ref
+    return sorted(p.name for p in folder.glob("part-*.parquet")) if folder.exists() else []
+
+
+def test_a_process_is_named_by_pid_and_start_time_so_a_reused_pid_is_not_mistaken():
+    me = ProcessId.of(os.getpid())
+    assert me.alive() and me.started is not None
+    assert not ProcessId(os.getpid(), me.started + 1).alive()  # same pid, another process
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    name = ProcessId.of(child.pid)
+    child.wait()
+    assert not name.alive()
+
+
+def test_a_job_whose_supervisor_died_runs_on_and_succeeds_on_its_finished_parts(backend, record_dir):
+    ref = backend.submit(make_spec("job-orphans", record_dir, mode="gate", task_count=2, parallelism=2,
+                                   max_retry_count=0))
+    orphans = wait_for(lambda: _running_tasks(backend, ref, 2), what="both tasks to run")
+    _kill_supervisor(backend, ref)
+
+    status = backend.status(ref)  # at once, not after a heartbeat timeout
+    assert status.state == JobState.RUNNING, status.reason
+    assert "supervisor" in status.reason and "2 task(s) still running" in status.reason
+    _open_gates(record_dir, 2)  # the orphans finish their shards and write their parts
+    status = finished(backend, ref)
+    assert status.state == JobState.SUCCEEDED, status.reason
+    assert [t.state for t in status.tasks] == [TaskState.SUCCEEDED] * 2
+    assert not any(p.alive() for p in orphans)
+    assert _parts(record_dir, ref) == ["part-00000.parquet", "part-00001.parquet"]
+
+
+def test_a_job_whose_supervisor_died_without_parts_fails_and_says_to_resume(backend, record_dir):
+    ref = backend.submit(make_spec("job-lost", record_dir, mode="gate", task_count=1, max_retry_count=0))
+    (orphan,) = wait_for(lambda: _running_tasks(backend, ref, 1), what="the task to run")
+    _kill_supervisor(backend, ref)
+    os.killpg(orphan.pid, signal.SIGKILL)  # the task dies too, before writing its part
+    status = wait_for(lambda: (s := backend.status(ref)).state.is_finished() and s, what="the job to end")
+    assert status.state == JobState.FAILED
+    assert f"offbatch resume {ref}" in status.reason
+    assert status.tasks[0].state == TaskState.FAILED
+
+
+def test_resume_stops_the_orphans_of_a_dead_supervisor_before_rerunning(backend, record_dir):
+    spec = make_spec("job-resume-orphans", record_dir, mode="gate", task_count=2, parallelism=2, max_retry_count=0)
+    ref = backend.submit(spec)
+    orphans = wait_for(lambda: _running_tasks(backend, ref, 2), what="both tasks to run")
+    _kill_supervisor(backend, ref)
+
+    backend.resume(ref, spec)
+    assert not any(p.alive() for p in orphans)  # stopped before the new supervisor started
+    rerun = wait_for(lambda: (r := _running_tasks(backend, ref, 2)) and not set(r) & set(orphans) and r,
+                     what="the rerun's tasks")
+    assert _parts(record_dir, ref) == []  # the orphans never finished
+    _open_gates(record_dir, 2)
+    status = finished(backend, ref)
+    assert status.state == JobState.SUCCEEDED, status.reason  # with max_retry_count 0
+    written = sorted((record_dir.parent / "output" / ref).glob("part-*.parquet"))
+    assert [p.read_text().split()[-1] for p in written] == [str(p.pid) for p in rerun]  # one writer per shard
+
+
+def test_resume_counts_a_finished_part_as_done(backend, record_dir):
+    spec = make_spec("job-resume-parts", record_dir, mode="gate", task_count=2, parallelism=2, max_retry_count=0)
+    ref = backend.submit(spec)
+    orphans = wait_for(lambda: _running_tasks(backend, ref, 2), what="both tasks to run")
+    _kill_supervisor(backend, ref)
+    (record_dir / "open-1").touch()  # task 1 finishes its shard; task 0 is still at work
+    wait_for(lambda: not orphans[1].alive(), what="task 1 to finish")
+
+    backend.resume(ref, spec)
+    assert not orphans[0].alive()
+    (record_dir / "open-0").touch()
+    status = finished(backend, ref)
+    assert status.state == JobState.SUCCEEDED, status.reason
+    starts = [r["env"]["BATCH_TASK_INDEX"] for r in records(record_dir)]
+    assert sorted(starts) == ["0", "0", "1"]  # task 1 was not run again
+
+
+def test_cancel_after_the_supervisor_died_stops_the_tasks_itself(backend, record_dir):
+    ref = backend.submit(make_spec("job-cancel-orphans", record_dir, mode="gate", task_count=2, parallelism=2))
+    orphans = wait_for(lambda: _running_tasks(backend, ref, 2), what="both tasks to run")
+    _kill_supervisor(backend, ref)
+
+    backend.cancel(ref)
+    assert not any(p.alive() for p in orphans)  # cancel returns once they have exited
+    status = backend.status(ref)
+    assert status.state == JobState.CANCELLED
+    assert [t.state for t in status.tasks] == [TaskState.CANCELLED] * 2
+    _open_gates(record_dir, 2)
+    assert _parts(record_dir, ref) == []  # nothing left to write them
+    backend.cancel(ref)  # idempotent
+    assert backend.status(ref).state == JobState.CANCELLED
+
+
+def test_a_task_that_wrote_its_part_then_failed_is_done(backend, record_dir):
+    ref = backend.submit(make_spec("job-part-crash", record_dir, mode="part-then-crash", max_retry_count=0))
+    status = finished(backend, ref)
+    assert status.state == JobState.SUCCEEDED, status.reason
+    assert status.tasks[0].attempts == 1 and status.tasks[0].exit_code == 1
