@@ -15,8 +15,9 @@ It runs ``task_count`` tasks, at most ``parallelism`` at once, and applies Googl
 
 The job ends SUCCEEDED when every task succeeded, FAILED (with the first failure's reason)
 otherwise. Each running task's process (pid + start time) is kept in ``state.json``, so that
-if this supervisor dies its job can be read, cancelled and resumed without it (``takeover.py``). Started as ``python -m offbatch.backends.local.supervisor JOB_DIR`` with its
-instructions (including the worker env, which holds the import token) as JSON on stdin.
+if this supervisor dies its job can be read, cancelled and resumed without it (``takeover.py``).
+Started as ``python -m offbatch.backends.local.supervisor JOB_DIR`` with its instructions
+(including the worker env, which holds the import token) as JSON on stdin.
 """
 
 from __future__ import annotations
