@@ -373,6 +373,17 @@ def test_cancel_after_the_supervisor_died_stops_the_tasks_itself(backend, record
     assert backend.status(ref).state == JobState.CANCELLED
 
 
+def test_cancel_after_the_supervisor_died_and_every_part_was_written_changes_nothing(backend, record_dir):
+    ref = backend.submit(make_spec("job-cancel-late", record_dir, mode="gate", task_count=1))
+    (orphan,) = wait_for(lambda: _running_tasks(backend, ref, 1), what="the task to run")
+    _kill_supervisor(backend, ref)
+    _open_gates(record_dir, 1)
+    wait_for(lambda: not orphan.alive(), what="the task to finish")
+    backend.cancel(ref)
+    status = backend.status(ref)
+    assert status.state == JobState.SUCCEEDED and status.tasks[0].state == TaskState.SUCCEEDED
+
+
 def test_a_task_that_wrote_its_part_then_failed_is_done(backend, record_dir):
     ref = backend.submit(make_spec("job-part-crash", record_dir, mode="part-then-crash", max_retry_count=0))
     status = finished(backend, ref)

@@ -170,7 +170,7 @@ class LocalBackend(Backend):
             return  # the supervisor stops the tasks and writes CANCELLED
         stopped = takeover.stop_all(record)
         takeover.settle(record, output_url=self._output_url(job_dir), cancelled=True, reason="cancelled by request")
-        record.event(f"job cancelled; {gone}, so cancel stopped its {stopped} running task(s)", record.state)
+        record.event(f"cancel requested; {gone}, so cancel stopped its {stopped} running task(s)", record.state)
         job_dir.write(record)
 
     def list(self) -> list[JobStatus]:

@@ -6,7 +6,7 @@ rules follow:
 
 | who | what it does |
 |---|---|
-| ``status`` (any reader) | derives the job's state without writing: RUNNING (CANCELLATION_IN_PROGRESS after a cancel) while orphans run; then each unfinished task whose output part exists is SUCCEEDED, and the job SUCCEEDED if all are, CANCELLED after a cancel, FAILED otherwise |
+| ``status`` (any reader) | derives the job's state without writing: RUNNING (CANCELLATION_IN_PROGRESS after a cancel) while orphans run; then each unfinished task whose output part exists is SUCCEEDED, and the job SUCCEEDED if all are, else CANCELLED after a cancel, FAILED otherwise |
 | ``cancel`` | stops the orphans itself (SIGTERM, SIGKILL after a grace period), then writes CANCELLED |
 | ``resume`` | stops the orphans (their finished chunks are kept by the worker), counts tasks whose output part exists as done, reruns the rest under a new supervisor |
 
@@ -107,10 +107,11 @@ def settle(record: JobRecord, *, output_url: str | None, cancelled: bool, reason
             task.state = TaskState.FAILED.value
             task.reason = f"task {task.index} stopped without writing its output part" if ran else reason
         task.finished_at = task.finished_at or now
-    if cancelled:
-        record.state, record.reason = JobState.CANCELLED.value, "cancelled by request"
-    elif all(t.state == TaskState.SUCCEEDED.value for t in record.tasks):
+    if all(t.state == TaskState.SUCCEEDED.value for t in record.tasks):
+        # Every shard was done before anything was cancelled: a cancel of a finished job does nothing.
         record.state, record.reason = JobState.SUCCEEDED.value, None
+    elif cancelled:
+        record.state, record.reason = JobState.CANCELLED.value, "cancelled by request"
     else:
         record.state, record.reason = JobState.FAILED.value, reason
     record.finished_at = record.finished_at or now
