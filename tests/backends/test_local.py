@@ -389,3 +389,30 @@ def test_a_task_that_wrote_its_part_then_failed_is_done(backend, record_dir):
     status = finished(backend, ref)
     assert status.state == JobState.SUCCEEDED, status.reason
     assert status.tasks[0].attempts == 1 and status.tasks[0].exit_code == 1
+
+
+def test_offbatch_cancel_after_the_supervisor_died_ends_the_job_cancelled(backend, record_dir, home_settings):
+    from offbatch.db.models import Job
+    from offbatch.db.session import Database
+
+    spec = make_spec("job-cli-cancel", record_dir, mode="gate", task_count=2, parallelism=2)
+    ref = backend.submit(spec)
+    db = Database(home_settings.db_url)
+    with db.session() as s:
+        s.add(Job(id=ref, job_type="ingredients-spellcheck", backend="local", backend_ref=ref, state="RUNNING",
+                  storage_url="file:///nowhere", task_count=2, rows_selected=2, engine="cpu",
+                  config={"location": "local", "machine_type": "local"}))
+    orphans = wait_for(lambda: _running_tasks(backend, ref, 2), what="both tasks to run")
+    _kill_supervisor(backend, ref)
+
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    result = subprocess.run([sys.executable, "-m", "offbatch", "cancel", ref], capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": src}, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"{ref}: CANCELLED"
+    assert not any(p.alive() for p in orphans)
+    _open_gates(record_dir, 2)
+    assert _parts(record_dir, ref) == []
+    with db.session() as s:
+        assert s.get(Job, ref).state == "CANCELLED"
+    db.dispose()
