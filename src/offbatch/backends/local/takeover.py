@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
-from offbatch import contract, storage
+from offbatch import contract
 from offbatch.backends.base import JobState, TaskState
 from offbatch.backends.local.processes import ProcessId, kill, stop_groups
 from offbatch.backends.local.state import JobRecord, now_iso
@@ -62,6 +62,10 @@ def finished_parts(output_url: str | None, indexes: list[int]) -> set[int]:
     """The task indexes among ``indexes`` whose output part exists under ``output_url``."""
     if not output_url:
         return set()
+    # Imported here: fsspec costs the supervisor ~0.5 s of start-up, and it needs it only when a
+    # task fails (and cancel/resume/status only once a supervisor is gone).
+    from offbatch import storage
+
     done = set()
     for index in indexes:
         try:
