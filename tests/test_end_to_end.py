@@ -98,13 +98,17 @@ def test_dry_run_prints_the_plan_and_submits_nothing(env, home):
 def test_google_batch_dry_run_on_a_fresh_clone_prints_request_estimate_and_problems(env, home):
     key = "k" * 40
     env = {**env, "OFFBATCH_API_URL": "https://offbatch.example.org", "OFFBATCH_BATCH_JOB_KEY": key}
-    result = offbatch("launch", "ingredients-spellcheck", "--backend", "google-batch", "--dry-run", env=env)
+    result = offbatch("launch", "ingredients-spellcheck", "--backend", "google-batch", "--dry-run", env=env,
+                      check=False)
+    assert result.returncode == 2  # problems found: a ConfigError's exit code
     plan = json.loads(result.stdout)
     task_spec = plan["request"]["job"]["taskGroups"][0]["taskSpec"]
     assert task_spec["runnables"][0]["container"]["imageUri"].endswith("ingredients-spellcheck:0.1.0")
     assert task_spec["environment"]["variables"]["OFFBATCH_IMPORT_TOKEN"] == "<redacted>"
     assert plan["cost_estimate"]["worst_case_usd"] == pytest.approx(18.33)
     assert any("OFFBATCH_STORAGE_URL=gs://" in p for p in plan["problems"])
+    assert any("OFFBATCH_GOOGLE_PROJECT is not set" in p for p in plan["problems"])
+    assert "error: cannot launch ingredients-spellcheck on 'google-batch': 2 problems" in result.stderr
     assert key not in result.stdout + result.stderr
     # The real launch refuses before extracting anything.
     refused = offbatch("launch", "ingredients-spellcheck", "--backend", "google-batch", "--yes", env=env, check=False)

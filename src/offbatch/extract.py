@@ -132,6 +132,35 @@ def type_fits(found: pa.DataType, expected: pa.DataType) -> bool:
     return found.equals(expected)
 
 
+def connect(*, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection for one extraction, its memory capped at ``memory_limit`` if given."""
+    con = duckdb.connect()
+    if memory_limit:
+        # SET takes no bound parameter; the value is checked against a strict pattern first.
+        con.execute(f"SET memory_limit = '{_safe_memory_limit(memory_limit)}'")
+    return con
+
+
+def no_products(dataset: str) -> DatasetError:
+    """The error of an extraction that selects nothing, even counting products already predicted
+    (a selection emptied by the exclusion alone is "nothing new", not an error)."""
+    return DatasetError(f"the extraction selected no products from {dataset}",
+                        hint="widen the filters (--param) or check the dataset")
+
+
+def write_shards(con: duckdb.DuckDBPyConnection, *, job_type: JobType, folder: JobFolder, task_count: int) -> list[int]:
+    """Write the ``selected`` table (made by ``select`` on ``con``) as ``task_count`` input parts."""
+    columns = ", ".join(f'"{name}"' for name in job_type.input_schema.names)
+    shard_rows = []
+    for index in range(task_count):
+        reader = con.sql(
+            f"SELECT {columns} FROM selected WHERE rowid % ? = ? ORDER BY rowid",
+            params=[task_count, index],
+        ).to_arrow_reader(ROW_GROUP_SIZE)
+        shard_rows.append(write_parquet_atomic(folder.input_part(index), reader, job_type.input_schema))
+    return shard_rows
+
+
 def extract(
     *,
     dataset: str,
@@ -149,11 +178,8 @@ def extract(
     alone is not an error: it returns 0 rows and how many of its products were excluded.
     """
     started = time.perf_counter()
-    con = duckdb.connect()
+    con = connect(memory_limit=memory_limit)
     try:
-        if memory_limit:
-            # SET takes no bound parameter; the value is checked against a strict pattern first.
-            con.execute(f"SET memory_limit = '{_safe_memory_limit(memory_limit)}'")
         rows = select(con, dataset=dataset, job_type=job_type, params=params, exclude_codes=exclude_codes)
         if rows == 0:
             skipped = already_predicted(con, dataset=dataset, job_type=job_type, params=params,
@@ -161,17 +187,9 @@ def extract(
             if skipped:
                 return Extraction(rows=0, shard_rows=[], seconds=time.perf_counter() - started,
                                   already_predicted=skipped)
-            raise DatasetError(f"the extraction selected no products from {dataset}",
-                               hint="widen the filters (--param) or check the dataset")
-        columns = ", ".join(f'"{name}"' for name in job_type.input_schema.names)
-        task_count = min(task_count, rows)
-        shard_rows = []
-        for index in range(task_count):
-            reader = con.sql(
-                f"SELECT {columns} FROM selected WHERE rowid % ? = ? ORDER BY rowid",
-                params=[task_count, index],
-            ).to_arrow_reader(ROW_GROUP_SIZE)
-            shard_rows.append(write_parquet_atomic(folder.input_part(index), reader, job_type.input_schema))
+            raise no_products(dataset)
+        # Fewer rows than tasks: one part per row, no task with nothing to do.
+        shard_rows = write_shards(con, job_type=job_type, folder=folder, task_count=min(task_count, rows))
     finally:
         con.close()
     return Extraction(rows=rows, shard_rows=shard_rows, seconds=time.perf_counter() - started)

@@ -17,7 +17,10 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 from pydantic import ValidationError
+from sqlalchemy import delete as sa_delete
 from sqlalchemy import select as sa_select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from offbatch import __version__, auth, contract, storage
 from offbatch.backends import Backend, JobSpec, JobState, get_backend
@@ -26,13 +29,23 @@ from offbatch.costs import CostEstimate
 from offbatch.db.models import Job, Prediction
 from offbatch.db.session import Database
 from offbatch.engines import ENGINES, load_engine
-from offbatch.errors import BackendError, ConfigError
-from offbatch.extract import Extraction, already_predicted, extract, select
+from offbatch.errors import (
+    BackendError,
+    ConfigError,
+    ConflictError,
+    DatasetError,
+    OffbatchError,
+    StorageError,
+)
+from offbatch.extract import Extraction, already_predicted, connect, no_products, select, write_shards
 from offbatch.jobs import JobType, get_job_type
 from offbatch.settings import Settings
 from offbatch.storage import JobFolder
 
 MAX_JOB_ID = 63
+RESERVE_ATTEMPTS = 20
+# The reason a job row carries from its reservation until its submission (no backend_ref yet).
+RESERVED_REASON = "launching: its input is being extracted and it is not submitted yet"
 
 
 @dataclass
@@ -49,8 +62,9 @@ class LaunchPlan:
     storage_url: str
     request: dict[str, Any]
     shard_rows: list[int] = field(default_factory=list)
-    # What would stop the job (storage tasks cannot reach, a missing project...): a dry run lists them.
-    problems: list[str] = field(default_factory=list)
+    # Everything that would stop the job, found by ``preflight``: a dry run lists them all, a
+    # launch refuses on them before it writes anything.
+    problems: list[OffbatchError] = field(default_factory=list)
     submitted: bool = False
     # Products of this selection skipped as already predicted, when that left nothing to do.
     already_predicted: int = 0
@@ -73,10 +87,79 @@ class LaunchPlan:
             "resources": self.config.model_dump(mode="json"),
             "cost_estimate": self.estimate.as_dict(),
             "request": self.request,
-            "problems": self.problems,
+            "problems": [describe_problem(p) for p in self.problems],
             "submitted": self.submitted,
             "already_predicted": self.already_predicted,
         }
+
+    def refusal(self) -> OffbatchError | None:
+        """The error that stops this launch (all its problems, one line each), or None."""
+        if not self.problems:
+            return None
+        if len(self.problems) == 1:
+            return self.problems[0]
+        lines = "\n".join(f"  - {describe_problem(p)}" for p in self.problems)
+        # The exit code of the first problem's class; every problem on its own line.
+        return type(self.problems[0])(
+            f"cannot launch {self.job_type} on {self.backend!r}: {len(self.problems)} problems\n{lines}",
+            hint="fix them and launch again; --dry-run lists them without writing anything",
+        )
+
+
+def describe_problem(problem: OffbatchError) -> str:
+    return f"{problem.message} ({problem.hint})" if problem.hint else problem.message
+
+
+@dataclass
+class Preflight:
+    rows: int
+    problems: list[OffbatchError]
+    # Products of the selection skipped as already predicted, when that left nothing to do
+    # (not a problem: there is nothing new to process).
+    already_predicted: int = 0
+
+
+def preflight(
+    settings: Settings,
+    *,
+    con: duckdb.DuckDBPyConnection,
+    backend: Backend,
+    spec: JobSpec,
+    job_type: JobType,
+    dataset: str,
+    params: Any,
+    exclude: pa.Array | None,
+) -> Preflight:
+    """Every check a launch makes before it writes anything, each problem collected, none raised.
+
+    The selection runs here, into ``con``'s ``selected`` table, which the launch then writes
+    as shards (one scan of the dataset for both). ``--dry-run`` and ``launch`` both run this.
+    """
+    problems: list[OffbatchError] = [
+        ConfigError(f"cannot launch on {backend.name!r}: {p}", hint="see docs/operations.md")
+        for p in backend.preflight(spec)
+    ]
+    # A local job key is generated on first use; any other backend needs the shared one.
+    if settings.webhook_url and (settings.batch_job_key is not None or backend.name != "local"):
+        try:
+            settings.job_key(backend=backend.name)
+        except ConfigError as e:
+            problems.append(e)
+    try:
+        storage.check_scheme(settings.storage_root)
+    except StorageError as e:
+        problems.append(e)
+    rows = skipped = 0
+    try:
+        rows = select(con, dataset=dataset, job_type=job_type, params=params, exclude_codes=exclude)
+        if rows == 0:
+            skipped = already_predicted(con, dataset=dataset, job_type=job_type, params=params, exclude_codes=exclude)
+    except DatasetError as e:
+        problems.append(e)
+    else:
+        if rows == 0 and not skipped:
+            problems.append(no_products(dataset))
+    return Preflight(rows=rows, problems=problems, already_predicted=skipped)
 
 
 def new_job_id(job_type: str, *, now: datetime, suffix: str | None = None) -> str:
@@ -89,14 +172,32 @@ def new_job_id(job_type: str, *, now: datetime, suffix: str | None = None) -> st
     return job_id
 
 
-def _unique_job_id(db: Database, job_type: str) -> str:
-    now = datetime.now(UTC)
-    job_id = new_job_id(job_type, now=now)
-    with db.session() as s:
-        while s.get(Job, job_id) is not None:
-            # Two launches in one second: a short random suffix keeps ids unique.
-            job_id = new_job_id(job_type, now=now, suffix=secrets.token_hex(2))
-    return job_id
+def reserve_job(
+    db: Database, *, job_type: JobType, backend_name: str, storage_root: str, config: JobConfig, now: datetime
+) -> str:
+    """Insert the job's row under a fresh id and return the id: the launch's claim on it.
+
+    The id is the row's primary key, so of launches that pick the same id (same job type, same
+    second) exactly one inserts it, on SQLite as on PostgreSQL (``INSERT ... ON CONFLICT DO
+    NOTHING``); the others try again with a random suffix. Nothing is written to storage
+    before this, so no two launches ever share a folder, whatever the storage. The row reads
+    QUEUED with no backend reference (``RESERVED_REASON``) until the job is submitted.
+    """
+    insert = (sqlite_insert if db.is_sqlite else postgresql_insert)(Job)
+    for attempt in range(RESERVE_ATTEMPTS):
+        # Two launches in one second: a short random suffix keeps ids unique.
+        job_id = new_job_id(job_type.name, now=now, suffix=secrets.token_hex(2) if attempt else None)
+        stmt = insert.values(
+            id=job_id, job_type=job_type.name, backend=backend_name, backend_ref="", state=JobState.QUEUED.value,
+            reason=RESERVED_REASON, storage_url=JobFolder(storage_root, job_type.name, job_id).url,
+            task_count=config.task_count, rows_selected=0, engine=config.engine,
+            config=config.model_dump(mode="json"),
+        ).on_conflict_do_nothing(index_elements=["id"]).returning(Job.id)
+        with db.engine.begin() as conn:
+            # A row comes back only if this INSERT made it (rowcount is not reliable here on psycopg).
+            if conn.execute(stmt).first() is not None:
+                return job_id
+    raise ConflictError(f"no free job id for {job_type.name} after {RESERVE_ATTEMPTS} tries", hint="launch again")
 
 
 def worker_env(*, settings: Settings, spec_config: JobConfig, job_type: JobType, job_id: str, folder: JobFolder,
@@ -175,14 +276,20 @@ def launch(
     dry_run: bool = False,
     include_predicted: bool = False,
     confirm: Any = None,
+    now: datetime | None = None,
 ) -> LaunchPlan:
     """Plan the job; unless ``dry_run``, extract its input, record it and submit it.
 
     By default products that already have a prediction of this job type from the same engine
     version are skipped (incremental launches); ``include_predicted`` processes them again.
 
-    ``confirm(plan) -> bool`` is asked after extraction and before anything is recorded or
-    submitted; returning False abandons the launch (its input folder is removed).
+    Every check runs first (``preflight``); a dry run returns the plan with all problems found,
+    a launch raises them all (``LaunchPlan.refusal``) before it writes anything. Then the job
+    id is reserved (``reserve_job``), and only then is its folder written.
+
+    ``confirm(plan) -> bool`` is asked after extraction and before anything is submitted;
+    returning False abandons the launch (its input folder and reserved row are removed).
+    ``now`` is the launch time the job id is made of (default: the clock).
     """
     job_type = get_job_type(job_type_name)
     backend_name = backend_name or settings.backend
@@ -196,88 +303,72 @@ def launch(
     backend.validate(config)
     extraction_params = _params(job_type, limit=limit, params=params or {})
     dataset = dataset or settings.dataset_path
-
-    job_id = _unique_job_id(db, job_type.name)
-    folder = JobFolder(settings.storage_root, job_type.name, job_id)
-    spec = job_spec(settings, config=config, job_type=job_type, folder=folder, backend_name=backend_name,
-                    mint_token=not dry_run)
-    plan = LaunchPlan(
-        job_id=job_id,
-        job_type=job_type.name,
-        backend=backend_name,
-        dataset=dataset,
-        config=config,
-        config_path=str(path),
-        params=extraction_params.model_dump(),
-        rows=0,
-        estimate=config.cost_estimate(),
-        storage_url=folder.url,
-        request=backend.describe(spec),
-        problems=backend.preflight(spec),
-    )
-    if plan.problems and not dry_run:
-        raise ConfigError(f"cannot launch on {backend_name!r}: {plan.problems[0]}", hint="see docs/operations.md")
     exclude = None if include_predicted else predicted_codes(db, job_type=job_type, engine=config.engine)
-    if dry_run:
-        con = duckdb.connect()
-        try:
-            plan.rows = select(con, dataset=dataset, job_type=job_type, params=extraction_params, exclude_codes=exclude)
-            if plan.rows == 0:
-                plan.already_predicted = already_predicted(con, dataset=dataset, job_type=job_type,
-                                                           params=extraction_params, exclude_codes=exclude)
-        finally:
-            con.close()
+    now = now or datetime.now(UTC)
+
+    # The id the job would get: checked and shown, reserved only once nothing stops the launch.
+    folder = JobFolder(settings.storage_root, job_type.name, new_job_id(job_type.name, now=now))
+    spec = job_spec(settings, config=config, job_type=job_type, folder=folder, backend_name=backend_name,
+                    mint_token=False)
+    started = time.perf_counter()
+    con = connect(memory_limit=settings.duckdb_memory_limit)
+    try:
+        checked = preflight(settings, con=con, backend=backend, spec=spec, job_type=job_type, dataset=dataset,
+                            params=extraction_params, exclude=exclude)
+        plan = LaunchPlan(
+            job_id=folder.job_id,
+            job_type=job_type.name,
+            backend=backend_name,
+            dataset=dataset,
+            config=config,
+            config_path=str(path),
+            params=extraction_params.model_dump(),
+            rows=checked.rows,
+            estimate=config.cost_estimate(rows=checked.rows),
+            storage_url=folder.url,
+            request=backend.describe(spec),
+            problems=checked.problems,
+            already_predicted=checked.already_predicted,
+        )
         if 0 < plan.rows < config.task_count:
             spec = _fewer_tasks(settings, plan, spec, job_type=job_type, folder=folder, backend=backend,
                                 task_count=plan.rows, mint_token=False)
-        plan.estimate = plan.config.cost_estimate(rows=plan.rows)
-        plan.problems.extend(plan.estimate.problems)  # tasks that cannot finish in max_run_duration
-        return plan
+            config = plan.config
+            plan.estimate = config.cost_estimate(rows=plan.rows)
+        # Tasks whose expected work cannot finish within max_run_duration.
+        plan.problems.extend(ConfigError(f"cannot launch on {backend_name!r}: {problem}",
+                                         hint="see docs/configuration.md") for problem in plan.estimate.problems)
+        if dry_run or plan.nothing_new:
+            return plan
+        refusal = plan.refusal()
+        if refusal is not None:
+            raise refusal
 
+        job_id = reserve_job(db, job_type=job_type, backend_name=backend_name, storage_root=settings.storage_root,
+                             config=config, now=now)
+        folder = JobFolder(settings.storage_root, job_type.name, job_id)
+        spec = job_spec(settings, config=config, job_type=job_type, folder=folder, backend_name=backend_name)
+        plan.job_id, plan.storage_url, plan.request = job_id, folder.url, backend.describe(spec)
+        try:
+            plan.shard_rows = write_shards(con, job_type=job_type, folder=folder, task_count=config.task_count)
+        except BaseException:
+            # Nothing refers to a half-written input folder yet: leave no trace of the launch.
+            _abandon(db, folder)
+            raise
+    finally:
+        con.close()
+    extraction = Extraction(rows=plan.rows, shard_rows=plan.shard_rows, seconds=time.perf_counter() - started)
     try:
-        extraction: Extraction = extract(
-            dataset=dataset, job_type=job_type, params=extraction_params, folder=folder,
-            task_count=config.task_count, exclude_codes=exclude, memory_limit=settings.duckdb_memory_limit,
-        )
+        if confirm is not None and not confirm(plan):
+            _abandon(db, folder)
+            return plan
+        storage.write_json(folder.job_json_url, _job_json(plan, spec, extraction))
+        with db.session() as s:
+            job = s.get(Job, job_id)
+            job.rows_selected, job.cost_estimate_usd, job.reason = plan.rows, plan.estimate.expected_usd, None
     except BaseException:
-        # Nothing refers to a half-written input folder yet: leave no trace of the launch.
-        storage.remove(folder.url, recursive=True)
+        _abandon(db, folder)
         raise
-    plan.rows, plan.shard_rows = extraction.rows, extraction.shard_rows
-    plan.already_predicted = extraction.already_predicted
-    if plan.nothing_new:
-        storage.remove(folder.url, recursive=True)
-        return plan
-    if len(extraction.shard_rows) < config.task_count:
-        spec = _fewer_tasks(settings, plan, spec, job_type=job_type, folder=folder, backend=backend,
-                            task_count=len(extraction.shard_rows), mint_token=True)
-        config = plan.config
-    plan.estimate = config.cost_estimate(rows=plan.rows)
-    if plan.estimate.problems:
-        storage.remove(folder.url, recursive=True)
-        raise ConfigError(f"cannot launch on {backend_name!r}: {plan.estimate.problems[0]}",
-                          hint="see docs/configuration.md")
-    if confirm is not None and not confirm(plan):
-        storage.remove(folder.url, recursive=True)
-        return plan
-
-    storage.write_json(folder.job_json_url, _job_json(plan, spec, extraction))
-    with db.session() as s:
-        s.add(
-            Job(
-                id=job_id,
-                job_type=job_type.name,
-                backend=backend_name,
-                backend_ref="",
-                state=JobState.QUEUED.value,
-                storage_url=folder.url,
-                task_count=config.task_count,
-                rows_selected=plan.rows,
-                engine=config.engine,
-                config=config.model_dump(mode="json"),
-                cost_estimate_usd=plan.estimate.expected_usd,
-            )
-        )
     try:
         ref = backend.submit(spec)
     except BackendError as e:
@@ -301,6 +392,13 @@ def _fewer_tasks(settings: Settings, plan: LaunchPlan, spec: JobSpec, *, job_typ
                     mint_token=mint_token)
     plan.request = backend.describe(spec)
     return spec
+
+
+def _abandon(db: Database, folder: JobFolder) -> None:
+    """Forget a reserved job that was never submitted: its folder, then its row."""
+    storage.remove(folder.url, recursive=True)
+    with db.session() as s:
+        s.execute(sa_delete(Job).where(Job.id == folder.job_id, Job.backend_ref == ""))
 
 
 def _job_json(plan: LaunchPlan, spec: JobSpec, extraction: Extraction) -> dict[str, Any]:

@@ -13,6 +13,7 @@ reader sees a whole part or none. The same code serves both schemes.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 import os
 import uuid
@@ -79,6 +80,24 @@ def _credentials_for(encoded: str | None) -> Any:
         return load_credentials(Settings(google_credentials=encoded))
     except ConfigError as e:
         raise StorageError(f"gs:// storage: {e}", hint=e.hint) from None
+def check_scheme(url: str) -> None:
+    """Raise StorageError unless this process has the filesystem for ``url``'s scheme.
+
+    Connects to nothing: it only checks that the scheme is known and its fsspec implementation
+    (gcsfs for ``gs://``, s3fs for ``s3://``...) is installed, so a launch can refuse before
+    it extracts anything.
+    """
+    protocol = fsspec.core.split_protocol(url)[0] or "file"
+    if protocol in ("gs", "gcs"):
+        if importlib.util.find_spec("gcsfs") is None:
+            raise StorageError("gs:// storage needs gcsfs", hint="install it with: pip install 'offbatch[gcp]'")
+        return
+    try:
+        fsspec.get_filesystem_class(protocol)
+    except ImportError as e:
+        raise StorageError(f"{protocol}:// storage needs a package that is not installed: {e}") from None
+    except ValueError:
+        raise StorageError(f"unsupported storage URL {url!r}: unknown scheme {protocol!r}") from None
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,13 @@ def refresh(
     (in a background thread with ``notify_later``, so a request never waits on the receiver)."""
     job = get_job(db, job_id)
     backend = backend or backend_for(settings, job)
-    status = backend.status(job.backend_ref or job.id)
+    try:
+        status = backend.status(job.backend_ref or job.id)
+    except NotFoundError:
+        if job.backend_ref:
+            raise
+        # Reserved by a launch that has not submitted it yet (launcher.reserve_job): the row is all there is.
+        return job, JobStatus(job_id=job.id, state=JobState(job.state), created_at=job.created_at, reason=job.reason)
     with db.session() as s:
         row = s.get(Job, job_id)
         changed = row.state != status.state.value

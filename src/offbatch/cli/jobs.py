@@ -37,7 +37,9 @@ def _parse_params(values: tuple[str, ...]) -> dict[str, object]:
 @click.option("--dataset", help="OFF Parquet dump (path, glob or gs:// URL); default: the bundled sample.")
 @click.option("--limit", type=click.IntRange(1), help="Most products to select (default 10,000).")
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="Extraction parameter, e.g. max_fraction=0.3.")
-@click.option("--dry-run", is_flag=True, help="Validate and print the plan (job id, rows, resources, request); submit nothing.")
+@click.option("--dry-run", is_flag=True,
+              help="Run every check and print the plan (job id, rows, resources, request, problems); write and "
+                   "submit nothing; exit non-zero if a problem would stop the launch.")
 @click.option("--include-predicted", is_flag=True,
               help="Also process products that already have a prediction from this engine version.")
 @click.option("--wait", is_flag=True, help="Follow the job to its end and import its results.")
@@ -67,6 +69,9 @@ def launch(job_type, backend, config_path, dataset, limit, params, dry_run, incl
     if dry_run or as_json:
         echo_json(plan.as_dict())
     if dry_run:
+        refusal = plan.refusal()  # every problem the launch would refuse on, and its exit code
+        if refusal is not None:
+            raise refusal
         return
     if plan.nothing_new:
         # Not an error: everything this selection would process was already predicted.

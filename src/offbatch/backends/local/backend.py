@@ -1,12 +1,15 @@
 """LocalBackend: submit starts a detached supervisor; status/logs/cancel read and write its folder.
 
 State lives under ``$OFFBATCH_HOME/local-backend/<job_id>/`` (see ``state.py``), so any process
-on the machine can follow a job. The ``ref`` of a local job is its id.
+on the machine can follow a job. The ``ref`` of a local job is its id. A job whose supervisor
+died is read, cancelled and resumed by the rules of ``takeover.py``: ``cancel`` then stops the
+tasks itself (and blocks until they have exited), ``resume`` stops orphans before rerunning.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -14,8 +17,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from offbatch import contract
 from offbatch.backends.base import Backend, JobSpec, JobState, JobStatus, TaskState
-from offbatch.backends.local.state import JobDir, JobRecord, TaskRecord, write_json_atomic
+from offbatch.backends.local import takeover
+from offbatch.backends.local.environment import inherited
+from offbatch.backends.local.state import JobDir, JobRecord, TaskRecord, now_iso, write_json_atomic
 from offbatch.config import JobConfig
 from offbatch.errors import BackendError, ConfigError, NotFoundError
 from offbatch.settings import Settings
@@ -71,19 +77,35 @@ class LocalBackend(Backend):
         return spec.job_id
 
     def resume(self, ref: str, spec: JobSpec) -> None:
-        """Run the job's unfinished tasks again (finished shards are kept)."""
+        """Run the job's unfinished tasks again (finished shards are kept).
+
+        A job whose supervisor is gone is taken over first: its orphan tasks are stopped, so two
+        processes never work on one shard, and tasks whose output part exists count as done.
+        """
         job_dir = self._dir(ref)
         record = self._read(job_dir)
-        if not JobState(record.state).is_finished() and not record.to_status().state.is_finished():
+        gone = record.supervisor_gone()
+        if not JobState(record.state).is_finished() and gone is None:
             raise BackendError(f"job {ref} is still {record.state}; cancel it or wait before resuming")
+        if gone is not None:
+            stopped = takeover.stop_all(record)
+            record.event(f"{gone}; resume stopped {stopped} orphan task(s)" if stopped else gone)
         job_dir.cancel_marker.unlink(missing_ok=True)
+        redo = [t.index for t in record.tasks if t.state != TaskState.SUCCEEDED.value]
+        done = takeover.finished_parts(spec.env.get(contract.OUTPUT_URL), redo)
         for task in record.tasks:
-            if task.state != TaskState.SUCCEEDED.value:
+            task.pid = task.pid_started = None
+            if task.index in done:
+                task.state, task.reason, task.exit_code = TaskState.SUCCEEDED.value, None, 0
+                task.finished_at = task.finished_at or now_iso()
+            elif task.state != TaskState.SUCCEEDED.value:
                 task.state, task.reason, task.exit_code, task.finished_at = TaskState.PENDING.value, None, None, None
                 task.attempts_before_resume += task.attempts
                 task.attempts = task.preemptions = 0
         record.state, record.reason, record.finished_at, record.heartbeat = JobState.QUEUED.value, None, None, None
-        record.event("job resumed", JobState.QUEUED.value)
+        record.supervisor_pid = record.supervisor_started = None
+        record.event("job resumed" + (f"; output parts of task(s) {sorted(done)} found" if done else ""),
+                     JobState.QUEUED.value)
         job_dir.write(record)
         self._start_supervisor(job_dir, spec)
 
@@ -103,6 +125,7 @@ class LocalBackend(Backend):
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # survives the launching command and its Ctrl-C
+                env=inherited(os.environ),  # not the launching shell's secrets (environment.py)
             )
         # The env (with the import token) travels through the pipe, never through a file.
         assert process.stdin is not None
@@ -118,14 +141,38 @@ class LocalBackend(Backend):
             raise BackendError(f"cannot read the state of local job {job_dir.job_id}: {e}") from e
 
     def status(self, ref: str) -> JobStatus:
-        return self._read(self._dir(ref)).to_status()
+        return self._current(self._dir(ref)).to_status()
+
+    def _current(self, job_dir: JobDir) -> JobRecord:
+        """The job's record, or what it amounts to if its supervisor is gone (takeover.py)."""
+        record = self._read(job_dir)
+        gone = record.supervisor_gone()
+        if gone is None:
+            return record
+        return takeover.derived(record, gone=gone, output_url=self._output_url(job_dir),
+                                cancel_requested=job_dir.cancel_marker.exists())
+
+    def _output_url(self, job_dir: JobDir) -> str | None:
+        try:
+            return takeover.output_url_of(json.loads(job_dir.spec.read_text()))
+        except (OSError, json.JSONDecodeError):
+            return None
 
     def cancel(self, ref: str) -> None:
+        """Ask the supervisor to stop the job; if it is gone, stop the job's tasks here (blocks
+        until they have exited, at most ``takeover.STOP_GRACE_SECONDS`` plus the SIGKILL)."""
         job_dir = self._dir(ref)
         record = self._read(job_dir)
-        if record.to_status().state.is_finished():
+        if JobState(record.state).is_finished():
             return
         job_dir.cancel_marker.touch()
+        gone = record.supervisor_gone()
+        if gone is None:
+            return  # the supervisor stops the tasks and writes CANCELLED
+        stopped = takeover.stop_all(record)
+        takeover.settle(record, output_url=self._output_url(job_dir), cancelled=True, reason="cancelled by request")
+        record.event(f"cancel requested; {gone}, so cancel stopped its {stopped} running task(s)", record.state)
+        job_dir.write(record)
 
     def list(self) -> list[JobStatus]:
         if not self.root.exists():
@@ -134,7 +181,7 @@ class LocalBackend(Backend):
         for path in sorted(self.root.iterdir()):
             job_dir = JobDir(self.root, path.name)
             if job_dir.exists():
-                out.append(self._read(job_dir).to_status())
+                out.append(self._current(job_dir).to_status())
         return out
 
     def logs(self, ref: str, *, task: int | None = None, follow: bool = False) -> Iterator[str]:

@@ -1,8 +1,11 @@
-"""The local backend's on-disk state, written only by the job's supervisor.
+"""The local backend's on-disk state, written by the job's supervisor (or, once it is gone, by
+the ``cancel`` or ``resume`` that takes its job over: ``takeover.py``).
 
 ``{home}/local-backend/{job_id}/``
     ``spec.json``        the job as submitted (worker env with secrets redacted)
-    ``state.json``       job and task states, attempts, exit codes, heartbeat (atomic replace)
+    ``state.json``       job and task states, attempts, exit codes, heartbeat, the supervisor's
+                         and running tasks' processes (pid + start time); atomic replace, so a
+                         reader sees a whole file
     ``cancel``           present once a cancel was requested
     ``supervisor.log``   the supervisor's own log
     ``tasks/task-00000.log``  each task's output, every attempt appended
@@ -21,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from offbatch.backends.base import JobEvent, JobState, JobStatus, TaskState, TaskStatus
+from offbatch.backends.local.processes import ProcessId
 
 # A supervisor refreshes its heartbeat every loop; older than this and not finished = it died.
 HEARTBEAT_STALE_SECONDS = 30.0
@@ -47,6 +51,13 @@ class TaskRecord:
     finished_at: str | None = None
     run_seconds: float = 0.0  # of finished attempts
     attempt_started_at: str | None = None  # of the attempt running now
+    # The running attempt's process (pid + start time, so a reused pid is never mistaken for
+    # it): kept while the task runs, so that its job can be taken over if the supervisor dies.
+    pid: int | None = None
+    pid_started: int | None = None
+
+    def process(self) -> ProcessId | None:
+        return ProcessId(self.pid, self.pid_started) if self.pid else None
 
     def to_status(self) -> TaskStatus:
         run_seconds = self.run_seconds
@@ -75,28 +86,41 @@ class JobRecord:
     finished_at: str | None = None
     heartbeat: str | None = None
     supervisor_pid: int | None = None
+    supervisor_started: int | None = None
     tasks: list[TaskRecord] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
 
     def event(self, description: str, state: str | None = None) -> None:
         self.events.append({"time": now_iso(), "description": description, "state": state})
 
+    def supervisor(self) -> ProcessId | None:
+        return ProcessId(self.supervisor_pid, self.supervisor_started) if self.supervisor_pid else None
+
+    def supervisor_gone(self) -> str | None:
+        """Why this unfinished job's supervisor is known to be gone, or None (finished job, or alive).
+
+        Gone means its process (pid + start time) has ended, or its heartbeat is older than
+        ``HEARTBEAT_STALE_SECONDS`` (a hung supervisor, or a system without /proc).
+        """
+        if JobState(self.state).is_finished() or self.heartbeat is None:
+            return None
+        supervisor = self.supervisor()
+        if supervisor is not None and not supervisor.alive():
+            return f"the local supervisor (pid {supervisor.pid}) stopped"
+        age = (datetime.now(UTC) - datetime.fromisoformat(self.heartbeat)).total_seconds()
+        if age > HEARTBEAT_STALE_SECONDS:
+            return f"the local supervisor stopped (no heartbeat for {age:.0f}s)"
+        return None
+
     def to_status(self) -> JobStatus:
-        state = JobState(self.state)
-        reason = self.reason
-        if not state.is_finished() and self.heartbeat is not None:
-            age = (datetime.now(UTC) - datetime.fromisoformat(self.heartbeat)).total_seconds()
-            if age > HEARTBEAT_STALE_SECONDS:
-                state = JobState.FAILED
-                reason = f"the local supervisor stopped (no heartbeat for {age:.0f}s); run: offbatch resume {self.job_id}"
         return JobStatus(
             job_id=self.job_id,
-            state=state,
+            state=JobState(self.state),
             tasks=[t.to_status() for t in self.tasks],
             created_at=_dt(self.created_at),
             started_at=_dt(self.started_at),
             finished_at=_dt(self.finished_at),
-            reason=reason,
+            reason=self.reason,
             events=[
                 JobEvent(time=_dt(e["time"]), description=e["description"], state=JobState(e["state"]) if e["state"] else None)
                 for e in self.events

@@ -6,6 +6,7 @@ It runs ``task_count`` tasks, at most ``parallelism`` at once, and applies Googl
 | task outcome | what happens |
 |---|---|
 | exit 0 | SUCCEEDED |
+| any other exit once its output part exists (written atomically: the shard is done) | SUCCEEDED |
 | exit ``EXIT_BAD_INPUT`` (3) | FAILED at once, no retry (retrying cannot fix bad input) |
 | killed by a SIGTERM the supervisor did not send | preemption: reported as exit 50001 (Google's code for a preempted VM, whose tasks get SIGTERM) and retried without spending a retry (up to ``MAX_PREEMPTIONS``) |
 | other exit, or killed | retried while attempts <= ``max_retry_count``, then FAILED |
@@ -13,8 +14,10 @@ It runs ``task_count`` tasks, at most ``parallelism`` at once, and applies Googl
 | cancel requested | running tasks stopped (SIGTERM, then SIGKILL), the job CANCELLED |
 
 The job ends SUCCEEDED when every task succeeded, FAILED (with the first failure's reason)
-otherwise. Started as ``python -m offbatch.backends.local.supervisor JOB_DIR`` with its
-instructions (including the worker env, which holds the import token) as JSON on stdin.
+otherwise. Each running task's process (pid + start time) is kept in ``state.json``, so that
+if this supervisor dies its job can be read, cancelled and resumed without it (``takeover.py``).
+Started as ``python -m offbatch.backends.local.supervisor JOB_DIR`` with its instructions
+(including the worker env, which holds the import token) as JSON on stdin.
 """
 
 from __future__ import annotations
@@ -31,15 +34,23 @@ from pathlib import Path
 from typing import IO, Any
 
 from offbatch.backends.base import JobState, TaskState
+from offbatch.backends.local.environment import task_environment
+from offbatch.backends.local.processes import start_time
 from offbatch.backends.local.state import JobDir, now_iso
-from offbatch.contract import EXIT_BAD_INPUT, EXIT_PREEMPTED, EXIT_TIMEOUT, TASK_COUNT, TASK_INDEX
+from offbatch.backends.local.takeover import finished_parts
+from offbatch.contract import (
+    EXIT_BAD_INPUT,
+    EXIT_PREEMPTED,
+    EXIT_TIMEOUT,
+    OUTPUT_URL,
+    TASK_COUNT,
+    TASK_INDEX,
+)
 
 POLL_SECONDS = 0.1
 HEARTBEAT_SECONDS = 2.0
 KILL_GRACE_SECONDS = 5.0
 MAX_PREEMPTIONS = 10
-# Never handed to tasks: the service's secrets.
-WITHHELD_ENV = ("OFFBATCH_BATCH_JOB_KEY", "BATCH_JOB_KEY", "GOOGLE_CREDENTIALS", "OFFBATCH_GOOGLE_CREDENTIALS")
 
 
 @dataclass
@@ -82,8 +93,8 @@ class Supervisor:
 
     # -- tasks -------------------------------------------------------------------------------
     def task_env(self, index: int, attempt: int) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k not in WITHHELD_ENV}
-        env.update(self.env)
+        # An allow-list of this process's environment, never all of it (environment.py).
+        env = task_environment(os.environ, self.env)
         env[TASK_INDEX] = str(index)
         env[TASK_COUNT] = str(self.task_count)
         env["BATCH_TASK_RETRY_ATTEMPT"] = str(attempt)
@@ -111,6 +122,9 @@ class Supervisor:
             start_new_session=True,
         )
         self.running[index] = Running(index=index, process=process, started=time.monotonic(), log=log)
+        # Named by pid + start time in state.json, so that if this supervisor dies the task can
+        # be found (and told apart from a later process with its pid): takeover.py.
+        task.pid, task.pid_started = process.pid, start_time(process.pid)
         # One event per task start; the first one is also the job's move to RUNNING.
         description = f"task {index} started (attempt {task.attempts})"
         if self.record.state != JobState.RUNNING.value:
@@ -125,10 +139,16 @@ class Supervisor:
         elapsed = time.monotonic() - run.started
         task.run_seconds += elapsed
         task.exit_code = exit_code
+        task.pid = task.pid_started = None
         run.log.write(f"=== {now_iso()} exit code {exit_code} after {elapsed:.1f}s ===\n".encode())
         run.log.close()
         if exit_code == 0:
             task.state, task.reason = TaskState.SUCCEEDED.value, None
+        elif exit_code != EXIT_PREEMPTED and run.index in finished_parts(self.env.get(OUTPUT_URL), [run.index]):
+            # Its output part is whole (written atomically) although it exited badly afterwards
+            # (e.g. killed while notifying): the shard is done, a rerun would redo nothing.
+            task.state, task.reason = TaskState.SUCCEEDED.value, None
+            self.record.event(f"task {run.index} exited {exit_code} after writing its output part: done")
         elif exit_code == EXIT_PREEMPTED and task.preemptions < MAX_PREEMPTIONS:
             task.preemptions += 1
             task.attempts -= 1  # preemption does not spend a retry
@@ -167,7 +187,7 @@ class Supervisor:
 
     # -- loop --------------------------------------------------------------------------------
     def run(self) -> None:
-        self.record.supervisor_pid = os.getpid()
+        self.record.supervisor_pid, self.record.supervisor_started = os.getpid(), start_time(os.getpid())
         pending = deque(t.index for t in self.record.tasks if t.state != TaskState.SUCCEEDED.value)
         for index in pending:
             self.record.tasks[index].state = TaskState.PENDING.value
@@ -200,6 +220,7 @@ class Supervisor:
                     task = self.record.tasks[index]
                     task.run_seconds += now - run.started
                     task.state, task.reason, task.finished_at = TaskState.CANCELLED.value, "job cancelled", now_iso()
+                    task.pid = task.pid_started = None
                     run.log.close()
                     self.save()
                 else:
