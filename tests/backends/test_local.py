@@ -433,7 +433,7 @@ def test_offbatch_cancel_after_the_supervisor_died_ends_the_job_cancelled(backen
     result = subprocess.run([sys.executable, "-m", "offbatch", "cancel", ref], capture_output=True, text=True,
                             env={**os.environ, "PYTHONPATH": src}, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == f"{ref}: CANCELLED"
+    assert result.stdout.strip() == f"{ref}: cancel requested; the job is CANCELLED"
     assert not any(p.alive() for p in orphans)
     _open_gates(record_dir, 2)
     assert _parts(record_dir, ref) == []

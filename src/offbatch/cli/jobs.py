@@ -292,6 +292,11 @@ def cancel(job_id) -> None:
         click.echo(f"{job_id} already ended {st.state.value}: nothing to cancel")
         return
     backend.cancel(job.backend_ref or job.id)
+    job, after = tracking.refresh(settings, db, job_id, backend=backend)
+    if after.state.is_finished():
+        # A backend may stop the tasks itself before answering (a local job whose supervisor died).
+        click.echo(f"{job_id}: cancel requested; the job is {after.state.value}")
+        return
     # Cancelling takes a moment (tasks get SIGTERM, then SIGKILL): say what was done, not "CANCELLED".
     click.echo(f"{job_id}: cancel requested (it was {st.state.value}); "
                f"watch it stop with: offbatch status {job_id}")
