@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "reconcile": ("offbatch.cli.service", "reconcile", "Import succeeded jobs whose webhook never came."),
     "insights": ("offbatch.cli.service", "insights", "List insights."),
     "db": ("offbatch.cli.service", "db", "Database commands (upgrade)."),
+    "eval": ("offbatch.cli.evaluate", "evaluate", "Score a spellcheck engine on the dev or frozen test split."),
 }
 
 
