@@ -81,7 +81,13 @@ def align(source: list[str], target: list[str]) -> list[TokenEdit]:
     matcher = difflib.SequenceMatcher(None, source, target, autojunk=False)
     edits = []
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag != "equal":
+        if tag == "replace" and i2 - i1 == j2 - j1:
+            # n tokens replaced by n: n one-token edits, so fixing one of two neighbouring
+            # typos counts as one right edit, not as a wrong two-token one.
+            for k in range(i2 - i1):
+                edits.append(TokenEdit(i1 + k, i1 + k + 1, (target[j1 + k],),
+                                       edit_kind([source[i1 + k]], [target[j1 + k]])))
+        elif tag != "equal":
             edits.append(TokenEdit(i1, i2, tuple(target[j1:j2]), edit_kind(source[i1:i2], target[j1:j2])))
     return edits
 

@@ -20,6 +20,8 @@ _CONFUSIONS = (("rn", "m"), ("cl", "d"), ("e", "c"), ("i", "l"), ("o", "a"), ("u
                ("n", "u"), ("h", "b"), ("t", "f"), ("ri", "n"), ("vv", "w"), ("a", "e"))
 _WORD = re.compile(r"[^\W\d_]+")
 _SEPARATOR = re.compile(r", (?=[^\W\d_])")
+# HTML the export leaves in some texts (<span class="allergen">): markup, never OCR'd text.
+_MARKUP = re.compile(r"<[^<>]*>")
 
 KINDS = ("accent", "letters", "short-word", "capitals", "split", "separator", "case")
 # Roughly the share of each kind among the misses of a real benchmark (see docs/engines.md).
@@ -92,7 +94,8 @@ def _word_noise(rng: random.Random, kind: str, word: str) -> str | None:
 
 def add_noise(text: str, rng: random.Random, *, edits: int) -> tuple[str, list[str]]:
     """``text`` with up to ``edits`` non-overlapping noise edits; returns it and their kinds."""
-    words = [(m.start(), m.end()) for m in _WORD.finditer(text)]
+    markup = {i for m in _MARKUP.finditer(text) for i in range(m.start(), m.end())}
+    words = [(m.start(), m.end()) for m in _WORD.finditer(text) if m.start() not in markup]
     separators = [(m.start(), m.end()) for m in _SEPARATOR.finditer(text)]
     changes: list[tuple[int, int, str, str]] = []
     used: set[int] = set()
