@@ -60,6 +60,7 @@ class CpuSpellcheckEngine(Engine):
         self._fix_typos = fix_typos
         self._vocabularies: dict[str, Vocabulary] = {}
         self._repairers: dict[str, FastRepairer] = {}
+        self._langs: dict[str, str | None] = {}  # label as given -> normalised code
         self._version: str | None = None
         self._lock = threading.Lock()
 
@@ -103,7 +104,9 @@ class CpuSpellcheckEngine(Engine):
     def _correct_text(self, text: object, lang: object) -> str:
         if not isinstance(text, str):
             return "" if text is None else str(text)
-        code = normalize_lang(lang)
+        code = self._langs.get(lang) if isinstance(lang, str) else None
+        if code is None and isinstance(lang, str) and lang not in self._langs:
+            code = self._langs[lang] = normalize_lang(lang)
         if code is None or not text.strip():
             return text
         edits = self._repairer(code).edits(text)

@@ -116,13 +116,13 @@ def _is_unknown_piece(key: str, vocabulary: Vocabulary) -> bool:
     return len(key) == 1 or not vocabulary.is_known(key)
 
 
-def join_edit(text: str, first: _Token, second: _Token, vocabulary: Vocabulary) -> Edit | None:
-    if not (first.is_word and second.is_word):
+def join_fix(first: str, gap: str, second: str, vocabulary: Vocabulary) -> tuple[str, str] | None:
+    """(joined word, kind) when ``first`` + ``gap`` + ``second`` is one word split by OCR;
+    both pieces are pure-letter words. Depends on nothing else, so it may be cached."""
+    kind = gap_kind(gap)
+    if kind is None or not _case_compatible(first, second):
         return None
-    kind = gap_kind(text[first.end : second.start])
-    if kind is None or not _case_compatible(first.text, second.text):
-        return None
-    a, b = lookup_key(first.text), lookup_key(second.text)
+    a, b = lookup_key(first), lookup_key(second)
     joined = a + b
     if len(joined) < MIN_JOINED_LENGTH:
         return None
@@ -133,13 +133,18 @@ def join_edit(text: str, first: _Token, second: _Token, vocabulary: Vocabulary) 
     if kind == HYPHEN_SPLIT:
         # German and Dutch nouns are glued: "Weizen - mehl" (a capitalised noun, then a spaced
         # hyphen and a lowercase piece) is a split compound even though both pieces are words.
-        glued = vocabulary.lang in COMPOUND_LANGUAGES and not first.text.islower() and second.text.islower()
+        glued = vocabulary.lang in COMPOUND_LANGUAGES and not first.islower() and second.islower()
         plausible = unknown_a or unknown_b or glued
     else:
         plausible = unknown_a and unknown_b
-    if not plausible:
+    return (first + second, kind) if plausible else None
+
+
+def join_edit(text: str, first: _Token, second: _Token, vocabulary: Vocabulary) -> Edit | None:
+    if not (first.is_word and second.is_word):
         return None
-    return Edit(first.start, second.end, first.text + second.text, kind)
+    fix = join_fix(first.text, text[first.end : second.start], second.text, vocabulary)
+    return None if fix is None else Edit(first.start, second.end, fix[0], fix[1])
 
 
 def in_address(text: str, start: int, end: int) -> bool:

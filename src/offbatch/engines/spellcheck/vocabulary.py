@@ -59,12 +59,12 @@ class Vocabulary:
     two threads loading one bucket build equal dicts, and the last assignment wins)."""
 
     def __init__(self, lang: str, data: bytes, *, path: Path) -> None:
-        header_end = data.index(b"\n")
+        header_end = data.find(b"\n")
         try:
-            header = json.loads(data[:header_end])
-        except ValueError as e:
-            raise EngineError(f"{path}: not a compiled vocabulary ({e})") from e
-        if header.get("format") != COMPILED_FORMAT or header.get("lang") != lang:
+            header = json.loads(data[: max(header_end, 0)])
+        except ValueError:
+            header = None
+        if not isinstance(header, dict) or header.get("format") != COMPILED_FORMAT or header.get("lang") != lang:
             raise EngineError(
                 f"{path}: expected a {COMPILED_FORMAT} file for {lang!r}",
                 hint="rebuild it with: python scripts/build_food_vocabulary.py --compile-only",
@@ -82,7 +82,13 @@ class Vocabulary:
         accents: dict[str, str] = {}
         if span is not None:
             offset, length = span
-            sections = zlib.decompress(self._data[offset : offset + length]).decode().split("\0")
+            try:
+                sections = zlib.decompress(self._data[offset : offset + length]).decode().split("\0")
+            except (zlib.error, UnicodeDecodeError) as e:
+                raise EngineError(
+                    f"the compiled {self.lang!r} vocabulary is damaged (bucket {bucket!r}: {e})",
+                    hint="rebuild it with: python scripts/build_food_vocabulary.py --compile-only",
+                ) from e
             known, join, trusted, common, foreign, accent_lines = (
                 s.split("\n") if s else [] for s in sections
             )
