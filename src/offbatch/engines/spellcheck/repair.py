@@ -207,7 +207,7 @@ def word_fix(word: str, vocabulary: Vocabulary, *, fix_typos: bool) -> tuple[str
         return None
     if len(key) < (MIN_LOWERCASE_TYPO_LENGTH if lower else MIN_TYPO_LENGTH):
         return None
-    candidates = [c for c in edits1(key, vocabulary.alphabet) if vocabulary.is_known(c)]
+    candidates = vocabulary.known_of(edits1(key, vocabulary.alphabet))
     if len(candidates) == 1:
         choice = candidates[0] if vocabulary.is_trusted_target(candidates[0]) else None
     else:

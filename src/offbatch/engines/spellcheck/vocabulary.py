@@ -25,6 +25,7 @@ import json
 import re
 import unicodedata
 import zlib
+from collections.abc import Iterable
 from pathlib import Path
 
 from offbatch.errors import EngineError
@@ -111,6 +112,20 @@ class Vocabulary:
         if flags is None:
             flags = self._load(bucket)
         return flags.get(key, 0)
+
+    def known_of(self, candidates: Iterable[str]) -> list[str]:
+        """The known words among ``candidates`` (typo candidates: hundreds per unknown word,
+        so the bucket lookups are inlined here)."""
+        loaded, load = self._flags, self._load
+        known = []
+        for candidate in candidates:
+            bucket = candidate[:2]
+            flags = loaded.get(bucket)
+            if flags is None:
+                flags = load(bucket)
+            if flags.get(candidate, 0) & KNOWN:
+                known.append(candidate)
+        return known
 
     def is_known(self, key: str) -> bool:
         return self.flags(key) & KNOWN != 0
