@@ -38,6 +38,8 @@ bench: $(VENV)/.dev
 	$(BIN)/python bench/extraction.py
 	$(BIN)/python bench/local_job.py
 	$(BIN)/python bench/import.py
+	$(BIN)/python bench/engine_startup.py
+	$(BIN)/python bench/engine_throughput.py
 
 ## Re-pin the lock files from pyproject.toml (needs the network to PyPI).
 lock:

@@ -6,10 +6,19 @@ of products whose language is L. Counting distinct texts (not products) keeps on
 over many duplicate products from counting many times. Counted words can still be typos
 repeated in several texts; they only make a word "known" (never corrected, usable as the result
 of joining split pieces); a typo is corrected only *to* a seed word or to a counted word the
-general dictionary also knows. Run:
+general dictionary also knows.
+
+Texts of the evaluation's frozen test split (engines/evaluation/dataset.py) are never counted,
+so the test split measures the engine on words its vocabulary did not learn from.
+
+Then every language is compiled (food words + pyspellchecker's lists) into
+``data/vocabulary/{lang}.vocab``, the only files the engine reads (spellcheck/compiler.py).
+``--compile-only`` skips the counting and recompiles from the food-word files as they are.
+Run:
 
     PYTHONPATH=src python scripts/build_food_vocabulary.py                  # bundled sample
     PYTHONPATH=src python scripts/build_food_vocabulary.py --dataset food.parquet --min-texts 20
+    PYTHONPATH=src python scripts/build_food_vocabulary.py --compile-only
 """
 
 from __future__ import annotations
@@ -21,11 +30,12 @@ from pathlib import Path
 
 import duckdb
 
+from offbatch.engines.evaluation.dataset import split_of
+from offbatch.engines.spellcheck.compiler import compile_all, food_words_path
 from offbatch.engines.spellcheck.vocabulary import (
     DEFAULT_VOCABULARY_DIR,
     SUPPORTED_LANGUAGES,
     WORD,
-    food_words_path,
     lookup_key,
 )
 
@@ -59,7 +69,7 @@ def count_texts(dataset: Path) -> dict[str, Counter[str]]:
     cursor = con.execute(QUERY, [str(dataset), list(SUPPORTED_LANGUAGES)])
     while rows := cursor.fetchmany(BATCH_ROWS):
         for lang, text in rows:
-            if not text:
+            if not text or split_of(text.strip()) == "test":
                 continue
             key = hashlib.blake2b(f"{lang}\0{text}".encode(), digest_size=12).digest()
             if key in seen:
@@ -94,7 +104,13 @@ def main() -> None:
                         help="distinct texts a counted word must occur in (default: 2)")
     parser.add_argument("--max-words", type=int, default=20_000,
                         help="per-language cap, most frequent first (keeps shipped data small)")
+    parser.add_argument("--compile-only", action="store_true",
+                        help="skip counting; recompile the food-word files of --output-dir as they are")
     args = parser.parse_args()
+    if args.compile_only:
+        for lang, size in compile_all(args.output_dir).items():
+            print(f"{lang}: compiled, {size:,} bytes")
+        return
     counts = count_texts(args.dataset)
     args.output_dir.mkdir(parents=True, exist_ok=True)
     for lang in SUPPORTED_LANGUAGES:
@@ -104,6 +120,8 @@ def main() -> None:
             dataset_name=args.dataset.name,
         )
         print(f"{lang}: {n} words")
+    for lang, size in compile_all(args.output_dir).items():
+        print(f"{lang}: compiled, {size:,} bytes")
 
 
 if __name__ == "__main__":

@@ -12,14 +12,17 @@ import pytest
 from offbatch.engines import load_engine
 from offbatch.engines.base import Correction, SpellcheckInput
 from offbatch.engines.cpu import CpuSpellcheckEngine, normalize_lang
+from offbatch.engines.spellcheck.compiler import compile_all
 from offbatch.engines.spellcheck.repair import (
+    ACCENT,
+    CASE,
     HYPHEN_SPLIT,
     SPACE_SPLIT,
     TYPO,
     apply_edits,
     find_edits,
 )
-from offbatch.engines.spellcheck.vocabulary import DEFAULT_VOCABULARY_DIR
+from offbatch.engines.spellcheck.vocabulary import DEFAULT_VOCABULARY_DIR, lookup_key
 
 SAMPLE = Path(__file__).resolve().parents[2] / "src" / "offbatch" / "data" / "off-food-sample.parquet"
 
@@ -130,8 +133,6 @@ def test_fixes_a_confident_typo_and_keeps_case_and_punctuation(engine):
 @pytest.mark.parametrize(
     "text",
     [
-        "Soy Lecthin.",  # capitalised: could be a brand
-        "LECTHIN",  # uppercase: often an allergen or a heading
         "www.lecthin.com",  # part of an address
         "wheat flaour",  # two candidates ("flour", "flavour"): ambiguous
         "sucr",  # shorter than 5 letters
@@ -139,6 +140,34 @@ def test_fixes_a_confident_typo_and_keeps_case_and_punctuation(engine):
 )
 def test_refuses_doubtful_typo_corrections(engine, text):
     assert fix(engine, text, "en") == text
+
+
+@pytest.mark.parametrize(
+    ("text", "lang", "expected"),
+    [
+        ("Soy Lecthin.", "en", "Soy Lecithin."),  # case-folded, fixed, re-cased
+        ("SOY LECTHIN", "en", "SOY LECITHIN"),
+        ("sugar, suGar, SuGar", "en", "sugar, sugar, SuGar"),  # one stray capital in a lowercase word
+        ("Contient du _gulten_.", "fr", "Contient du _gluten_."),  # inside allergen marks
+        ("lait ecreme, aromes", "fr", "lait écrémé, arômes"),  # accents where the bare form is unknown
+        ("Weizen - mehl, Zucker", "de", "Weizenmehl, Zucker"),  # a compound of known parts
+    ],
+)
+def test_fixes_case_accents_allergen_marks_and_compounds(engine, text, lang, expected):
+    assert fix(engine, text, lang) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("Epices, CELERI, EPICES", "fr"),  # capitals often go without accents: never added
+        ("McCain, iPhone, pH 4", "en"),  # mixed case that is not a known word
+        ("Mono - und Diglyceride", "de"),  # "und" is not a compound part
+        ("farine de ble", "fr"),  # three letters: too short to restore an accent safely
+    ],
+)
+def test_leaves_capitals_names_and_short_words_alone(engine, text, lang):
+    assert fix(engine, text, lang) == text
 
 
 def test_typo_repair_can_be_switched_off():
@@ -159,6 +188,9 @@ def test_language_codes_are_normalised():
     assert normalize_lang("fr-FR") == "fr"
     assert normalize_lang("pt_BR") == "pt"
     assert normalize_lang("la") is None
+    assert normalize_lang("du") == "nl"  # a Dutch text labelled with the country-like code
+    assert normalize_lang("fra") == "fr"
+    assert normalize_lang("DEU") == "de"
 
 
 @pytest.mark.parametrize(
@@ -215,7 +247,7 @@ def test_is_deterministic_across_instances(sample_texts):
     first, second = CpuSpellcheckEngine(), CpuSpellcheckEngine()
     assert first.correct(items) == second.correct(items)
     assert first.version == second.version
-    assert re.fullmatch(r"cpu-spellcheck-1\+[0-9a-f]{10}", first.version)
+    assert re.fullmatch(r"cpu-spellcheck-2\+[0-9a-f]{10}", first.version)
 
 
 def test_version_changes_when_the_vocabulary_changes(tmp_path):
@@ -226,6 +258,7 @@ def test_version_changes_when_the_vocabulary_changes(tmp_path):
     path = vocabulary_dir / "food_words_fr.txt"
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     path.write_text("".join(line for line in lines if not line.startswith("lécithine\t")))
+    compile_all(vocabulary_dir, languages=("fr",))
     changed = CpuSpellcheckEngine(vocabulary_dir=vocabulary_dir)
     assert changed.version != CpuSpellcheckEngine().version
     # and the correction really depends on it: without the word there is no join target
@@ -247,9 +280,7 @@ def test_sample_changes_are_only_documented_repairs(engine, sample_texts):
         if correction.correction == item.text:
             continue
         changed += 1
-        edits = find_edits(
-            item.text, engine.vocabulary(lang), is_foreign=engine._foreign_check(lang)
-        )
+        edits = find_edits(item.text, engine.vocabulary(lang))
         # The edits explain the whole difference: outside their spans, the text is identical.
         assert apply_edits(item.text, edits) == correction.correction
         for edit in edits:
@@ -257,11 +288,17 @@ def test_sample_changes_are_only_documented_repairs(engine, sample_texts):
             if edit.kind in (HYPHEN_SPLIT, SPACE_SPLIT):
                 # removing the span's whitespace and hyphen gives the replacement
                 assert re.sub(r"[\s\-\u2010\u2011]", "", original) == edit.replacement
+            elif edit.kind == CASE:
+                assert original.lower() == edit.replacement.lower() != original
             else:
-                assert edit.kind == TYPO
-                assert re.fullmatch(r"[^\W\d_]{5,}", original) and original.islower()
-                assert damerau_distance(original, edit.replacement) == 1
-                assert engine.vocabulary(lang).is_trusted_target(edit.replacement)
+                assert edit.kind in (TYPO, ACCENT)
+                word = original.strip("_")
+                assert re.fullmatch(r"[^\W\d_]{4,}", word)
+                key, fixed = lookup_key(word), lookup_key(edit.replacement.strip("_"))
+                assert not engine.vocabulary(lang).is_known(key)
+                assert engine.vocabulary(lang).is_join_target(fixed)
+                if edit.kind == TYPO:
+                    assert damerau_distance(key, fixed) == 1
     # Conservative: a handful of texts, not a rewrite of the sample (19 at the time of writing).
     assert 1 <= changed <= 0.05 * len(items)
 

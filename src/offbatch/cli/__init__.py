@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "insights": ("offbatch.cli.review", "insights", "List insights; accept, reject or edit one."),
     "db": ("offbatch.cli.service", "db", "Database commands (upgrade)."),
     "completion": ("offbatch.cli.completion", "completion", "Print the shell completion script (bash, zsh, fish)."),
+    "eval": ("offbatch.cli.evaluate", "evaluate", "Score a spellcheck engine on the dev or frozen test split."),
 }
 # The variable click's shell completion protocol reads (see `offbatch completion`).
 COMPLETE_VAR = "_OFFBATCH_COMPLETE"

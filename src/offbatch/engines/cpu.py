@@ -1,8 +1,9 @@
 """The CPU spellcheck engine: conservative, deterministic repairs of ingredient lists.
 
-It repairs words split by OCR (``léci - thine``, ``émul sifiant``) and, optionally, confident
-one-letter typos, using pyspellchecker's word lists plus a shipped food vocabulary. A wrong
-correction is worse than none: every rule refuses when in doubt (see spellcheck/repair.py).
+It repairs words split by OCR (``léci - thine``, ``émul sifiant``), stray capitals, missing
+accents and confident one-letter typos, using compiled vocabularies (pyspellchecker's word lists
+plus a shipped food vocabulary, see spellcheck/vocabulary.py). A wrong correction is worse than
+none: every rule refuses when in doubt (see spellcheck/repair.py and docs/engines.md).
 """
 
 from __future__ import annotations
@@ -13,34 +14,43 @@ from pathlib import Path
 from typing import ClassVar
 
 from offbatch.engines.base import Correction, Engine, SpellcheckInput
-from offbatch.engines.spellcheck.repair import apply_edits, find_edits
+from offbatch.engines.spellcheck.fast import FastRepairer
+from offbatch.engines.spellcheck.repair import apply_edits
 from offbatch.engines.spellcheck.vocabulary import (
     DEFAULT_VOCABULARY_DIR,
-    FOREIGN_MIN_FREQUENCY,
     SUPPORTED_LANGUAGES,
     Vocabulary,
     load_vocabulary,
-    read_general_words,
     vocabulary_digest,
 )
 
-ALGORITHM_REVISION = 1
+ALGORITHM_REVISION = 2
+
+# Language labels seen on products that are not ISO 639-1 codes of the language they hold:
+# ISO 639-2/3 codes, and country codes used for the language ("du" for Dutch).
+LANGUAGE_ALIASES = {
+    "du": "nl", "dut": "nl", "nld": "nl", "ger": "de", "deu": "de", "eng": "en", "fre": "fr",
+    "fra": "fr", "spa": "es", "ita": "it", "por": "pt",
+}
 
 
 def normalize_lang(lang: object) -> str | None:
-    """``"fr"``, ``"FR"``, ``"fr-FR"`` and ``"fr_CA"`` -> ``"fr"``; unsupported -> None."""
+    """``"fr"``, ``"FR"``, ``"fr-FR"``, ``"fr_CA"``, ``"fra"`` -> ``"fr"``; ``"du"`` -> ``"nl"``;
+    unsupported -> None."""
     if not isinstance(lang, str):
         return None
     code = lang.strip().lower().replace("_", "-").split("-", 1)[0]
+    code = LANGUAGE_ALIASES.get(code, code)
     return code if code in SUPPORTED_LANGUAGES else None
 
 
 class CpuSpellcheckEngine(Engine):
     """Vocabularies load lazily, once per language, and stay cached on the instance.
 
-    ``vocabulary_dir`` holds ``food_words_{lang}.txt`` (default: the shipped ones);
-    ``fix_typos`` enables the edit-distance-1 typo repair (the split-word repairs always run).
-    Thread-safe: loading is guarded by a lock and the loaded data is read-only.
+    ``vocabulary_dir`` holds ``vocabulary/{lang}.vocab`` (default: the shipped ones, compiled by
+    scripts/build_food_vocabulary.py); ``fix_typos`` enables the edit-distance-1 typo repair.
+    Thread-safe: loading is guarded by a lock; the per-word caches hold equal values whichever
+    thread fills them.
     """
 
     name: ClassVar[str] = "cpu"
@@ -49,9 +59,14 @@ class CpuSpellcheckEngine(Engine):
         self._vocabulary_dir = Path(vocabulary_dir) if vocabulary_dir else DEFAULT_VOCABULARY_DIR
         self._fix_typos = fix_typos
         self._vocabularies: dict[str, Vocabulary] = {}
-        self._frequent: dict[str, frozenset[str]] = {}
+        self._repairers: dict[str, FastRepairer] = {}
+        self._langs: dict[str, str | None] = {}  # label as given -> normalised code
         self._version: str | None = None
         self._lock = threading.Lock()
+
+    @property
+    def fix_typos(self) -> bool:
+        return self._fix_typos
 
     @property
     def version(self) -> str:
@@ -67,40 +82,32 @@ class CpuSpellcheckEngine(Engine):
     def close(self) -> None:
         with self._lock:
             self._vocabularies.clear()
-            self._frequent.clear()
+            self._repairers.clear()
 
     def vocabulary(self, lang: str) -> Vocabulary:
         """The (cached) vocabulary of a supported language code."""
         with self._lock:
             if lang not in self._vocabularies:
-                self._vocabularies[lang] = load_vocabulary(
-                    lang, vocabulary_dir=self._vocabulary_dir
-                )
+                self._vocabularies[lang] = load_vocabulary(lang, vocabulary_dir=self._vocabulary_dir)
             return self._vocabularies[lang]
+
+    def _repairer(self, lang: str) -> FastRepairer:
+        repairer = self._repairers.get(lang)
+        if repairer is None:
+            vocabulary = self.vocabulary(lang)
+            with self._lock:
+                repairer = self._repairers.setdefault(
+                    lang, FastRepairer(vocabulary, fix_typos=self._fix_typos)
+                )
+        return repairer
 
     def _correct_text(self, text: object, lang: object) -> str:
         if not isinstance(text, str):
             return "" if text is None else str(text)
-        code = normalize_lang(lang)
+        code = self._langs.get(lang) if isinstance(lang, str) else None
+        if code is None and isinstance(lang, str) and lang not in self._langs:
+            code = self._langs[lang] = normalize_lang(lang)
         if code is None or not text.strip():
             return text
-        vocabulary = self.vocabulary(code)
-        is_foreign = self._foreign_check(code) if self._fix_typos else None
-        edits = find_edits(text, vocabulary, is_foreign=is_foreign)
+        edits = self._repairer(code).edits(text)
         return apply_edits(text, edits) if edits else text
-
-    def _foreign_check(self, lang: str):  # noqa: ANN202 - a closure over cached sets
-        others = [self._frequent_words(other) for other in SUPPORTED_LANGUAGES if other != lang]
-        return lambda word: any(word in words for words in others)
-
-    def _frequent_words(self, lang: str) -> frozenset[str]:
-        # Only the frequent words of other languages are kept (~10% of each list), so typo
-        # checking in one language does not hold all seven general dictionaries in memory.
-        with self._lock:
-            if lang not in self._frequent:
-                loaded = self._vocabularies.get(lang)
-                general = loaded.general if loaded else read_general_words(lang)
-                self._frequent[lang] = frozenset(
-                    w for w, freq in general.items() if freq >= FOREIGN_MIN_FREQUENCY
-                )
-            return self._frequent[lang]

@@ -1,42 +1,58 @@
 """The text repairs: find conservative edits in one ingredient text and apply them.
 
-Three kinds of edit, each checked against the vocabulary of the text's language:
+This is the reference implementation: plain, one token at a time. The engine runs a faster
+path with the same results (engines/cpu.py; a test compares them). Kinds of edit, each checked
+against the vocabulary of the text's language (docs/engines.md has the full rules):
 
 - ``hyphen-split``: ``léci - thine`` -> ``lécithine`` (a hyphen with whitespace beside it, as
-  OCR leaves at line ends). Joined only when the joined word is a join target and at least one
-  piece is unknown on its own (a lone letter counts as unknown).
-- ``space-split``: ``émul sifiant`` -> ``émulsifiant`` (a stray space or line break inside a
-  word). Stricter: *both* pieces must be unknown, since two unknown neighbours are rare in a
-  clean list while "known + unknown" is often a word followed by a rare one.
-- ``typo``: one lowercase word of at least 5 letters, unknown in its language and not a frequent
-  word of another supported language, with exactly one known word at edit distance 1, which is
-  a trusted target. Off with ``fix_typos=False``.
+  OCR leaves at line ends). Joined only when the joined word is a join target (or, in German and
+  Dutch, a compound of two join targets) and at least one piece is unknown on its own (in
+  German and Dutch, also ``Weizen - mehl``: a capitalised piece, then a lowercase one).
+- ``space-split``: ``émul sifiant`` -> ``émulsifiant``. Stricter: *both* pieces must be unknown.
+- ``case``: ``suGar`` -> ``sugar``: one stray capital (not the first two letters) inside a
+  lowercase word that is a join target.
+- ``accent``: ``creme`` -> ``crème``: an unknown word of 4+ letters whose only known accented
+  form is a join target; never an accent on a capital letter (``Epices``, ``CELERI`` stay).
+- ``typo``: one word of at least 5 letters (4 if lowercase), unknown in its language and not a
+  frequent word of another supported language, with exactly one known word at edit distance 1,
+  which is a trusted target. Capitalised and UPPERCASE words are looked up case-folded and the
+  result re-cased. Off with ``fix_typos=False``.
 
-An edit only removes the gap of a split word or swaps one word: everything else (case,
-punctuation, ``_allergen_`` markers, numbers, E-numbers, spacing) is copied byte for byte.
+A word marked as an allergen (``_gulten_``) is fixed inside its marks. An edit only removes the
+gap of a split word or swaps one word: everything else (punctuation, ``_`` marks, numbers,
+E-numbers, spacing) is copied byte for byte.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from offbatch.engines.spellcheck.vocabulary import WORD, Vocabulary, lookup_key
 
 HYPHEN_SPLIT = "hyphen-split"
 SPACE_SPLIT = "space-split"
+CASE = "case"
+ACCENT = "accent"
 TYPO = "typo"
-EDIT_KINDS = (HYPHEN_SPLIT, SPACE_SPLIT, TYPO)
+EDIT_KINDS = (HYPHEN_SPLIT, SPACE_SPLIT, CASE, ACCENT, TYPO)
 
 MIN_JOINED_LENGTH = 5
 MIN_TYPO_LENGTH = 5
+MIN_LOWERCASE_TYPO_LENGTH = 4
+MIN_CASE_LENGTH = 4
+MIN_ACCENT_LENGTH = 4
 # Longer runs are glued words or garbage; candidates would cost O(length * alphabet).
 MAX_TYPO_LENGTH = 30
+# Languages whose words are glued into compounds ("Weizenmehl" = "Weizen" + "mehl").
+COMPOUND_LANGUAGES = frozenset({"de", "nl"})
+MIN_COMPOUND_PART = 4
 
 # Any \w run is a token; only pure-letter tokens (WORD) are ever edited, so digits, E-numbers
 # ("E322", "e-162" is "e" + "162") and underscore-marked allergens ("_lait_") stay as they are.
-_TOKEN = re.compile(r"\w+")
+TOKEN = re.compile(r"\w+")
 # A hyphen split: one hyphen (ASCII, Unicode hyphen, non-breaking hyphen) with horizontal
 # whitespace and at most one line break around it; the whitespace is checked separately.
 _HYPHEN_GAP = re.compile(r"[^\S\n]*\n?[^\S\n]*[-\u2010\u2011][^\S\n]*\n?[^\S\n]*")
@@ -63,12 +79,12 @@ class _Token:
 
 
 def _tokens(text: str) -> Iterator[_Token]:
-    for match in _TOKEN.finditer(text):
+    for match in TOKEN.finditer(text):
         word = match.group()
         yield _Token(match.start(), match.end(), word, WORD.fullmatch(word) is not None)
 
 
-def _gap_kind(gap: str) -> str | None:
+def gap_kind(gap: str) -> str | None:
     if _SPACE_GAP.fullmatch(gap):
         return SPACE_SPLIT
     # A hyphen with no whitespace is a compound ("Soja-Protein", "extra-vierge"): left alone.
@@ -82,33 +98,60 @@ def _case_compatible(first: str, second: str) -> bool:
     return second.islower() or (first.isupper() and second.isupper())
 
 
+def is_compound(key: str, vocabulary: Vocabulary) -> bool:
+    """``key`` is two join targets of >= 4 letters glued, with or without a linking "s"."""
+    if vocabulary.lang not in COMPOUND_LANGUAGES:
+        return False
+    for i in range(MIN_COMPOUND_PART, len(key) - MIN_COMPOUND_PART + 1):
+        if vocabulary.is_join_target(key[:i]):
+            rest = key[i:]
+            if vocabulary.is_join_target(rest):
+                return True
+            if rest[0] == "s" and len(rest) > MIN_COMPOUND_PART and vocabulary.is_join_target(rest[1:]):
+                return True
+    return False
+
+
 def _is_unknown_piece(key: str, vocabulary: Vocabulary) -> bool:
     return len(key) == 1 or not vocabulary.is_known(key)
 
 
-def _join_edit(text: str, first: _Token, second: _Token, vocabulary: Vocabulary) -> Edit | None:
-    if not (first.is_word and second.is_word):
+def join_fix(first: str, gap: str, second: str, vocabulary: Vocabulary) -> tuple[str, str] | None:
+    """(joined word, kind) when ``first`` + ``gap`` + ``second`` is one word split by OCR;
+    both pieces are pure-letter words. Depends on nothing else, so it may be cached."""
+    kind = gap_kind(gap)
+    if kind is None or not _case_compatible(first, second):
         return None
-    kind = _gap_kind(text[first.end : second.start])
-    if kind is None or not _case_compatible(first.text, second.text):
-        return None
-    a, b = lookup_key(first.text), lookup_key(second.text)
+    a, b = lookup_key(first), lookup_key(second)
     joined = a + b
-    if len(joined) < MIN_JOINED_LENGTH or not vocabulary.is_join_target(joined):
+    if len(joined) < MIN_JOINED_LENGTH:
+        return None
+    if not vocabulary.is_join_target(joined) and not (kind == HYPHEN_SPLIT and is_compound(joined, vocabulary)):
         return None
     unknown_a = _is_unknown_piece(a, vocabulary)
     unknown_b = _is_unknown_piece(b, vocabulary)
-    plausible = (unknown_a or unknown_b) if kind == HYPHEN_SPLIT else (unknown_a and unknown_b)
-    if not plausible:
+    if kind == HYPHEN_SPLIT:
+        # German and Dutch nouns are glued: "Weizen - mehl" (a capitalised noun, then a spaced
+        # hyphen and a lowercase piece) is a split compound even though both pieces are words.
+        glued = vocabulary.lang in COMPOUND_LANGUAGES and not first.islower() and second.islower()
+        plausible = unknown_a or unknown_b or glued
+    else:
+        plausible = unknown_a and unknown_b
+    return (first + second, kind) if plausible else None
+
+
+def join_edit(text: str, first: _Token, second: _Token, vocabulary: Vocabulary) -> Edit | None:
+    if not (first.is_word and second.is_word):
         return None
-    return Edit(first.start, second.end, first.text + second.text, kind)
+    fix = join_fix(first.text, text[first.end : second.start], second.text, vocabulary)
+    return None if fix is None else Edit(first.start, second.end, fix[0], fix[1])
 
 
-def _in_address(text: str, token: _Token) -> bool:
+def in_address(text: str, start: int, end: int) -> bool:
     """URLs, e-mails and domain names ("www.example.com") are not ingredient words."""
-    before = text[token.start - 1] if token.start > 0 else ""
-    after = text[token.end] if token.end < len(text) else ""
-    after_next = text[token.end + 1] if token.end + 1 < len(text) else ""
+    before = text[start - 1] if start > 0 else ""
+    after = text[end] if end < len(text) else ""
+    after_next = text[end + 1] if end + 1 < len(text) else ""
     return (
         (before != "" and (before in _ADDRESS_CHARS or before == "."))
         or (after != "" and after in _ADDRESS_CHARS and after_next.isalnum())
@@ -126,25 +169,64 @@ def edits1(word: str, alphabet: str) -> set[str]:
     return (deletes | transposes | replaces | inserts) - {word}
 
 
-def _typo_edit(
-    text: str, token: _Token, vocabulary: Vocabulary, is_foreign: Callable[[str], bool]
-) -> Edit | None:
-    word = token.text
-    # Lowercase only: capitalised tokens are often brands or names, uppercase ones allergens.
-    if not token.is_word or not MIN_TYPO_LENGTH <= len(word) <= MAX_TYPO_LENGTH:
+def recase(target: str, like: str) -> str:
+    """``target`` in the case of ``like``: UPPER, Capitalised or as is."""
+    if like.isupper() and len(like) > 1:
+        return target.upper()
+    if like[0].isupper():
+        return target[0].upper() + target[1:]
+    return target
+
+
+def word_fix(word: str, vocabulary: Vocabulary, *, fix_typos: bool) -> tuple[str, str] | None:
+    """The (replacement, kind) for one pure-letter word out of context, or None.
+
+    Depends only on the word and the vocabulary, so the engine may cache it per word.
+    """
+    key = lookup_key(word)
+    lower, upper, title = word.islower(), word.isupper(), word.istitle()
+    if not (lower or upper or title):
+        # One stray capital inside a lowercase word ("suGar"). Names are mixed case on purpose
+        # ("McCain", "iPhone", "pH"): a capital first or second letter is never touched.
+        capitals = [i for i, c in enumerate(word) if c.isupper()]
+        if (len(word) >= MIN_CASE_LENGTH and len(capitals) == 1 and capitals[0] >= 2
+                and key == word.lower() and vocabulary.is_join_target(key)):
+            return key, CASE
         return None
-    if not word.islower():
+    if vocabulary.flags(key) or is_compound(key, vocabulary):
+        return None  # known, or frequent in another language, or a compound of known parts
+    # Capitals often go without accents in French and Spanish print ("CELERI", "Epices"): an
+    # accent is never put on a capital letter. Short words are left alone ("cle": "clé" or a
+    # misread "de").
+    accented = None if upper or len(key) < MIN_ACCENT_LENGTH else vocabulary.accent_target(key)
+    if accented is not None:
+        fixed = recase(accented, word)
+        if not _accents_a_capital(word, fixed):
+            return fixed, ACCENT
+    if not fix_typos or key != word.lower() or len(key) > MAX_TYPO_LENGTH:
         return None
-    if lookup_key(word) != word or vocabulary.is_known(word) or is_foreign(word):
+    if len(key) < (MIN_LOWERCASE_TYPO_LENGTH if lower else MIN_TYPO_LENGTH):
         return None
-    if _in_address(text, token):
+    candidates = vocabulary.known_of(edits1(key, vocabulary.alphabet))
+    if len(candidates) == 1:
+        choice = candidates[0] if vocabulary.is_trusted_target(candidates[0]) else None
+    else:
+        # Several known words are one edit away ("selt": "salt", "set", "sell"): only a word of
+        # the ingredient lists themselves, and only if it is the one such candidate.
+        common = [c for c in candidates if vocabulary.is_common(c)]
+        choice = common[0] if len(common) == 1 else None
+    if choice is None or _is_inflection(key, choice) or _is_spelling_variant(key, choice):
         return None
-    candidates = [c for c in edits1(word, vocabulary.alphabet) if vocabulary.is_known(c)]
-    if len(candidates) != 1 or not vocabulary.is_trusted_target(candidates[0]):
-        return None
-    if _is_inflection(word, candidates[0]) or _is_spelling_variant(word, candidates[0]):
-        return None
-    return Edit(token.start, token.end, candidates[0], TYPO)
+    fixed = recase(choice, word)
+    return None if _accents_a_capital(word, fixed) else (fixed, TYPO)
+
+
+def _accents_a_capital(word: str, fixed: str) -> bool:
+    """``fixed`` puts an accent on a capital of ``word`` ("Epices" -> "Épices")."""
+    return any(
+        a != b and a.isupper() and unicodedata.normalize("NFD", b)[0] == a
+        for a, b in zip(word, fixed, strict=False)
+    )
 
 
 # Unknown plurals and feminine forms of known words are words, not typos ("humectants",
@@ -171,27 +253,38 @@ def _is_spelling_variant(word: str, candidate: str) -> bool:
     return rewrite(word) == rewrite(candidate)
 
 
-def find_edits(
-    text: str,
-    vocabulary: Vocabulary,
-    *,
-    is_foreign: Callable[[str], bool] | None = None,
-) -> list[Edit]:
-    """The edits for ``text``, sorted and non-overlapping. ``is_foreign`` enables typo fixes."""
+def token_fix(token: str, vocabulary: Vocabulary, *, fix_typos: bool) -> tuple[str, str] | None:
+    """``word_fix`` for a token: a pure-letter word, or one marked as an allergen with
+    underscores (``_gulten_`` -> ``_gluten_``: the word is fixed, the marks are kept)."""
+    if WORD.fullmatch(token):
+        return word_fix(token, vocabulary, fix_typos=fix_typos)
+    inner = token.strip("_")
+    if inner == token or not WORD.fullmatch(inner):
+        return None
+    fix = word_fix(inner, vocabulary, fix_typos=fix_typos)
+    if fix is None:
+        return None
+    start = token.index(inner)
+    return token[:start] + fix[0] + token[start + len(inner) :], fix[1]
+
+
+def find_edits(text: str, vocabulary: Vocabulary, *, fix_typos: bool = True) -> list[Edit]:
+    """The edits for ``text``, sorted and non-overlapping."""
     edits: list[Edit] = []
     tokens = list(_tokens(text))
     i = 0
     while i < len(tokens):
         if i + 1 < len(tokens):
-            joined = _join_edit(text, tokens[i], tokens[i + 1], vocabulary)
+            joined = join_edit(text, tokens[i], tokens[i + 1], vocabulary)
             if joined is not None:
                 edits.append(joined)
                 i += 2  # a joined piece never starts another join: no three-way guesses
                 continue
-        if is_foreign is not None:
-            typo = _typo_edit(text, tokens[i], vocabulary, is_foreign)
-            if typo is not None:
-                edits.append(typo)
+        token = tokens[i]
+        if not in_address(text, token.start, token.end):
+            fix = token_fix(token.text, vocabulary, fix_typos=fix_typos)
+            if fix is not None:
+                edits.append(Edit(token.start, token.end, fix[0], fix[1]))
         i += 1
     return edits
 

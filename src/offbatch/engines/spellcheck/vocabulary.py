@@ -1,36 +1,45 @@
-"""Per-language vocabularies: pyspellchecker's general word list plus the shipped food words.
+"""Per-language vocabularies, loaded from the compiled files the build script ships.
 
-A general dictionary knows everyday words but lacks food words ("lécithine") and contains
-real-word traps ("sucer"); the food vocabulary (``data/food_words_{lang}.txt``, built by
-``scripts/build_food_vocabulary.py``) fills the gap. See docs/engines.md for the rule.
+``scripts/build_food_vocabulary.py`` (through ``compiler.py``) turns pyspellchecker's word lists
+and the shipped food words (``data/food_words_{lang}.txt``) into one compiled file per language,
+``data/vocabulary/{lang}.vocab``. At run time only that file is read, and only the parts a text
+needs: words are grouped into buckets by their first two letters, each bucket compressed on its
+own and decompressed the first time a word of it is looked up. So the first correction costs a
+few milliseconds, not the seconds pyspellchecker's JSON lists take to parse.
+
+Each word carries its classes (see docs/engines.md, "Vocabulary rule"):
+
+- **known**: a general or food word; never changed.
+- **join target**: what a split word may be joined into (food, or general with frequency >= 100).
+- **trusted**: what a typo may be corrected to (a seed word, or a counted food word the general
+  dictionary also knows).
+- **common**: a trusted target that is a seed word or seen in >= 5 distinct texts.
+- **foreign**: unknown here but frequent (>= 100) in another supported language; never "fixed".
+- **accent target**: the only known accented form of an unaccented word that is not known itself.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from importlib import metadata, resources
+import zlib
+from collections.abc import Iterable
 from pathlib import Path
 
 from offbatch.errors import EngineError
 
 SUPPORTED_LANGUAGES: tuple[str, ...] = ("de", "en", "es", "fr", "it", "nl", "pt")
 DEFAULT_VOCABULARY_DIR = Path(__file__).resolve().parent.parent / "data"
+COMPILED_FORMAT = "offbatch-vocabulary/1"
 
 # A word is a maximal run of letters; digits and "_" (allergen markers) are never part of one.
 WORD = re.compile(r"[^\W\d_]+")
 
-# A general-dictionary word is a join target only above pyspellchecker's frequency floor (50):
-# half of each list sits on the floor, and that half holds most of the junk.
-JOIN_MIN_GENERAL_FREQUENCY = 100
-# Words this frequent in another supported language are "foreign", never typo-corrected
-# ("fleur" in "fleur de sel" must not become "flour").
-FOREIGN_MIN_FREQUENCY = 100
+KNOWN, JOIN_TARGET, TRUSTED, COMMON, FOREIGN = 1, 2, 4, 8, 16
+# Section order inside a bucket (the compiler writes them in this order, NUL-separated).
+SECTIONS = ("known", "join", "trusted", "common", "foreign", "accents")
 
 
 def lookup_key(word: str) -> str:
@@ -38,106 +47,126 @@ def lookup_key(word: str) -> str:
     return unicodedata.normalize("NFKC", word).lower()
 
 
-@dataclass(frozen=True)
-class FoodWords:
-    """The shipped food vocabulary of one language: word -> number of texts it was seen in."""
-
-    counts: Mapping[str, int]
-    seed: frozenset[str]
+def bucket_of(key: str) -> str:
+    return key[:2]
 
 
-@dataclass(frozen=True)
+def compiled_path(vocabulary_dir: Path, lang: str) -> Path:
+    return vocabulary_dir / "vocabulary" / f"{lang}.vocab"
+
+
 class Vocabulary:
-    lang: str
-    general: Mapping[str, int]
-    food: FoodWords
-    alphabet: str  # the letters typo candidates are built from
+    """The compiled vocabulary of one language; buckets load on first use (thread-safe enough:
+    two threads loading one bucket build equal dicts, and the last assignment wins)."""
+
+    def __init__(self, lang: str, data: bytes, *, path: Path) -> None:
+        header_end = data.find(b"\n")
+        try:
+            header = json.loads(data[: max(header_end, 0)])
+        except ValueError:
+            header = None
+        if not isinstance(header, dict) or header.get("format") != COMPILED_FORMAT or header.get("lang") != lang:
+            raise EngineError(
+                f"{path}: expected a {COMPILED_FORMAT} file for {lang!r}",
+                hint="rebuild it with: python scripts/build_food_vocabulary.py --compile-only",
+            )
+        self.lang = lang
+        self.alphabet: str = header["alphabet"]
+        self._data = memoryview(data)[header_end + 1 :]
+        self._index: dict[str, tuple[int, int]] = {k: (o, n) for k, (o, n) in header["buckets"].items()}
+        self._flags: dict[str, dict[str, int]] = {}
+        self._accents: dict[str, dict[str, str]] = {}
+
+    def _load(self, bucket: str) -> dict[str, int]:
+        span = self._index.get(bucket)
+        flags: dict[str, int] = {}
+        accents: dict[str, str] = {}
+        if span is not None:
+            offset, length = span
+            try:
+                sections = zlib.decompress(self._data[offset : offset + length]).decode().split("\0")
+            except (zlib.error, UnicodeDecodeError) as e:
+                raise EngineError(
+                    f"the compiled {self.lang!r} vocabulary is damaged (bucket {bucket!r}: {e})",
+                    hint="rebuild it with: python scripts/build_food_vocabulary.py --compile-only",
+                ) from e
+            known, join, trusted, common, foreign, accent_lines = (
+                s.split("\n") if s else [] for s in sections
+            )
+            flags = dict.fromkeys(known, KNOWN)
+            for word in join:
+                flags[word] |= JOIN_TARGET
+            for word in trusted:
+                flags[word] |= TRUSTED
+            for word in common:
+                flags[word] |= COMMON
+            flags.update(dict.fromkeys(foreign, FOREIGN))
+            accents = dict(line.split("\t", 1) for line in accent_lines)
+        self._accents[bucket] = accents
+        self._flags[bucket] = flags
+        return flags
+
+    def flags(self, key: str) -> int:
+        bucket = key[:2]
+        flags = self._flags.get(bucket)
+        if flags is None:
+            flags = self._load(bucket)
+        return flags.get(key, 0)
+
+    def known_of(self, candidates: Iterable[str]) -> list[str]:
+        """The known words among ``candidates`` (typo candidates: hundreds per unknown word,
+        so the bucket lookups are inlined here)."""
+        loaded, load = self._flags, self._load
+        known = []
+        for candidate in candidates:
+            bucket = candidate[:2]
+            flags = loaded.get(bucket)
+            if flags is None:
+                flags = load(bucket)
+            if flags.get(candidate, 0) & KNOWN:
+                known.append(candidate)
+        return known
 
     def is_known(self, key: str) -> bool:
-        return key in self.food.counts or key in self.general
+        return self.flags(key) & KNOWN != 0
 
     def is_join_target(self, key: str) -> bool:
-        return key in self.food.counts or self.general.get(key, 0) >= JOIN_MIN_GENERAL_FREQUENCY
+        return self.flags(key) & JOIN_TARGET != 0
 
     def is_trusted_target(self, key: str) -> bool:
-        """A typo may be corrected to this word: hand-checked, or seen in texts *and* in the
-        general dictionary (so a typo repeated across texts is never a target)."""
-        return key in self.food.seed or (key in self.food.counts and key in self.general)
+        return self.flags(key) & TRUSTED != 0
 
+    def is_common(self, key: str) -> bool:
+        return self.flags(key) & COMMON != 0
 
-def food_words_path(vocabulary_dir: Path, lang: str) -> Path:
-    return vocabulary_dir / f"food_words_{lang}.txt"
+    def is_foreign(self, key: str) -> bool:
+        return self.flags(key) & FOREIGN != 0
 
-
-def read_food_words(path: Path) -> FoodWords:
-    """Parse ``word<TAB>texts<TAB>source`` lines (``#`` starts a comment)."""
-    counts: dict[str, int] = {}
-    seed: set[str] = set()
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as e:
-        raise EngineError(
-            f"cannot read the food vocabulary {path}: {e.strerror or e}",
-            hint="regenerate it with: python scripts/build_food_vocabulary.py",
-        ) from e
-    for number, line in enumerate(lines, start=1):
-        if not line.strip() or line.startswith("#"):
-            continue
-        fields = line.split("\t")
-        if len(fields) != 3 or not fields[1].isdigit() or fields[2] not in ("seed", "counted"):
-            raise EngineError(f"{path}:{number}: expected 'word<TAB>texts<TAB>seed|counted'")
-        word = lookup_key(fields[0])
-        counts[word] = int(fields[1])
-        if fields[2] == "seed":
-            seed.add(word)
-    return FoodWords(counts=counts, seed=frozenset(seed))
-
-
-def read_general_words(lang: str) -> dict[str, int]:
-    """pyspellchecker's word-frequency list for ``lang`` (imported lazily: an optional dep)."""
-    try:
-        package = resources.files("spellchecker")
-    except ModuleNotFoundError as e:
-        raise EngineError(
-            "the cpu engine needs the missing package 'pyspellchecker'",
-            hint="install it with: pip install pyspellchecker",
-        ) from e
-    resource = package / "resources" / f"{lang}.json.gz"
-    try:
-        with resource.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as f:
-            words = json.load(f)
-    except (OSError, ValueError) as e:
-        raise EngineError(f"cannot read pyspellchecker's {lang!r} word list: {e}") from e
-    return {lookup_key(word): int(freq) for word, freq in words.items()}
+    def accent_target(self, key: str) -> str | None:
+        """The one known accented form of an unknown unaccented ``key``, if there is one."""
+        bucket = key[:2]
+        if bucket not in self._accents:
+            self._load(bucket)
+        return self._accents[bucket].get(key)
 
 
 def load_vocabulary(lang: str, *, vocabulary_dir: Path) -> Vocabulary:
-    general = read_general_words(lang)
-    food = read_food_words(food_words_path(vocabulary_dir, lang))
-    common = [w for w, freq in general.items() if freq >= JOIN_MIN_GENERAL_FREQUENCY]
-    letters = set("".join(food.counts)) | set("".join(common))
-    alphabet = "".join(sorted(c for c in letters if WORD.fullmatch(c)))
-    return Vocabulary(lang=lang, general=general, food=food, alphabet=alphabet)
-
-
-def frequent_words(vocabularies: Iterable[Vocabulary]) -> frozenset[str]:
-    return frozenset(
-        word
-        for vocabulary in vocabularies
-        for word, freq in vocabulary.general.items()
-        if freq >= FOREIGN_MIN_FREQUENCY
-    )
+    path = compiled_path(vocabulary_dir, lang)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise EngineError(
+            f"cannot read the compiled vocabulary {path}: {e.strerror or e}",
+            hint="rebuild it with: python scripts/build_food_vocabulary.py --compile-only",
+        ) from e
+    return Vocabulary(lang, data, path=path)
 
 
 def vocabulary_digest(vocabulary_dir: Path) -> str:
-    """A short hash of everything the corrections depend on: food files and pyspellchecker."""
+    """A short hash of everything the corrections depend on: the compiled files."""
     digest = hashlib.sha256()
     for lang in SUPPORTED_LANGUAGES:
-        path = food_words_path(vocabulary_dir, lang)
+        path = compiled_path(vocabulary_dir, lang)
         digest.update(lang.encode())
-        digest.update(path.read_bytes() if path.is_file() else b"<missing>")
-    try:
-        digest.update(metadata.version("pyspellchecker").encode())
-    except metadata.PackageNotFoundError:
-        digest.update(b"<no pyspellchecker>")
+        digest.update(hashlib.sha256(path.read_bytes()).digest() if path.is_file() else b"<missing>")
     return digest.hexdigest()[:10]
