@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, select, update
+from sqlalchemy import Connection, and_, bindparam, literal_column, select, update
 
 from offbatch.db.models import Insight, Job
 from offbatch.imports import writer
@@ -61,11 +61,20 @@ def _aware(value: datetime | None) -> datetime | None:
 
 
 def _existing(conn: Connection, prediction_type: str, barcodes: list[str]) -> list[tuple[Any, ...]]:
-    """(id, barcode, value_tag, annotation, data, job created_at) of the insights of these products."""
+    """(id, barcode, value_tag, annotation, data, job created_at) of the insights of these products.
+
+    SQLite's planner, left free, served ``type = ?`` from ix_insights_type: every insight of the
+    type read at every chunk, and the import slowed as the table grew (2.4x its floor at 1M
+    rows). The unary ``+`` (SQLite's documented way) keeps the type out of index selection, so
+    the lookup probes the barcode index, a few rows per barcode at any size.
+    """
     query = (
         select(Insight.id, Insight.barcode, Insight.value_tag, Insight.annotation, Insight.data, Job.created_at)
         .outerjoin(Job, Job.id == Insight.job_id)
-        .where(Insight.type == prediction_type, Insight.barcode.in_(bindparam("barcodes", expanding=True)))
+        .where(
+            literal_column(f"+{Insight.__tablename__}.type") == prediction_type,
+            Insight.barcode.in_(bindparam("barcodes", expanding=True)),
+        )
     )
     return [tuple(row) for row in conn.execute(query, {"barcodes": barcodes})]
 

@@ -369,14 +369,17 @@ def _write_chunk(
                 keys=[key for key in prepared.candidates if copied.inserted(key)], now=now,
             )
         else:
-            new_rows = writer.insert_predictions(conn, rows)
-            by_key = {(r.barcode, r.value_tag): (r, text) for r, text in zip(records, texts)}
-            new_predictions = [NewPrediction(pid, *by_key[(barcode, tag)]) for pid, barcode, tag in new_rows]
+            ids = writer.insert_predictions(conn, rows)
+            # Only the new actionable ones can touch insights: no object for the other 3/4.
+            new_predictions = [
+                NewPrediction(pid, r, text) for pid, r, text in zip(ids, records, texts)
+                if pid is not None and r.actionable and r.value_tag
+            ]
             created, updated = derive_insights(
                 conn, job_id=job.id, job_created_at=job.created_at, prediction_type=ptype,
                 predictions=new_predictions, now=now,
             )
-            inserted = len(new_rows)
+            inserted = len(ids) - ids.count(None)
         fenced = conn.execute(
             update(ImportRun)
             .where(

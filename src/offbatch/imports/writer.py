@@ -3,8 +3,9 @@
 A row whose (job, barcode, type, value_tag) already exists is skipped, not an error.
 
 - SQLite (``insert_predictions``): the driver's ``executemany`` of ``INSERT ... ON CONFLICT DO
-  NOTHING``, then the new rows are read back by id (the job's rows above the chunk's starting
-  maximum id: a job is imported by one claim holder at a time), for ``insights.derive_insights``.
+  NOTHING``; the chunk holds the write lock from its first insert, so its new rows took the
+  last ids in order: when every row went in, their ids follow from the count and the maximum id;
+  otherwise the new rows are read back by id. Both feed ``insights.derive_insights``.
 - PostgreSQL (``copy_predictions``): ``COPY`` under a savepoint; nothing comes back per row, the
   insights are derived in SQL from the stored rows (``insights.derive_insights_sql``). If the
   chunk collides with an existing row, the savepoint is rolled back and the chunk goes through
@@ -23,7 +24,6 @@ from sqlalchemy import Connection
 
 COLUMNS = ("job_id", "barcode", "type", "value_tag", "data", "predictor", "predictor_version", "created_at")
 
-Inserted = tuple[int, str, str | None]
 Key = tuple[str, str | None]  # (barcode, value_tag): unique in a job's predictions of one type
 
 
@@ -53,9 +53,9 @@ def _integrity_errors() -> tuple[type[Exception], ...]:
 INTEGRITY_ERRORS = _integrity_errors()
 
 
-def insert_predictions(conn: Connection, rows: list[tuple[Any, ...]]) -> list[Inserted]:
+def insert_predictions(conn: Connection, rows: list[tuple[Any, ...]]) -> list[int | None]:
     """SQLite: insert rows of ``COLUMNS`` values (data as JSON text, created_at from ``timestamp``);
-    return the rows inserted as ``(id, barcode, value_tag)``."""
+    return each row's new id, in the rows' order, None for a row skipped as already there."""
     if not rows:
         return []
     return _insert_sqlite(conn, rows)
@@ -84,21 +84,31 @@ def bulk_insert(conn: Connection, table: str, columns: tuple[str, ...], rows: li
         cursor.close()
 
 
-def _insert_sqlite(conn: Connection, rows: list[tuple[Any, ...]]) -> list[Inserted]:
+def _insert_sqlite(conn: Connection, rows: list[tuple[Any, ...]]) -> list[int | None]:
     cursor = conn.connection.driver_connection.cursor()
     try:
-        (before,) = cursor.execute("SELECT coalesce(max(id), 0) FROM predictions").fetchone()
         cursor.executemany(
             f"INSERT INTO predictions ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) "
             "ON CONFLICT DO NOTHING",
             rows,
         )
-        # The job filter matters: another job's import may have committed between the max and
-        # the insert; this job's rows above the max can only be ours (one claim per job).
-        return cursor.execute(
-            "SELECT id, barcode, value_tag FROM predictions WHERE job_id = ? AND id > ? ORDER BY id",
-            (rows[0][0], before),
-        ).fetchall()
+        inserted = cursor.rowcount
+        # The first insert took the database's write lock, held until the chunk commits: no
+        # other writer can add rows meanwhile. Every row went in (no conflict), in order, each
+        # with the next rowid: the chunk's ids are the last ``inserted`` ones, no need to read
+        # 5,000 rows back (a visible part of the import).
+        (last,) = cursor.execute("SELECT coalesce(max(id), 0) FROM predictions").fetchone()
+        if inserted == len(rows):
+            return list(range(last - inserted + 1, last + 1))
+        # Some rows were already there: read back which went in (the ids above last - inserted
+        # are this chunk's, for the same reason).
+        ids = dict.fromkeys(((row[1], row[3]) for row in rows), None)
+        for id_, barcode, value_tag in cursor.execute(
+            "SELECT id, barcode, value_tag FROM predictions WHERE job_id = ? AND id > ?",
+            (rows[0][0], last - inserted),
+        ):
+            ids[(barcode, value_tag)] = id_
+        return [ids[(row[1], row[3])] for row in rows]
     finally:
         cursor.close()
 
