@@ -54,6 +54,8 @@ def test_every_job_type_ships_a_local_and_a_google_batch_config():
         ({"machine_type": "g2-unknown-99"}, "(config)", "no price known for machine_type"),
         ({"env": {"HF_TOKEN": "x"}}, "env", "looks like a secret"),
         ({"env": {"OFFBATCH_JOB_ID": "x"}}, "env", "reserved for the worker contract"),
+        ({"driver_version": "535.104.05"}, "driver_version", "older than R580"),
+        ({"driver_version": "latest"}, "driver_version", "not an NVIDIA driver version"),
         ({"provisioning_model": "preemptible"}, "provisioning_model", "'standard' or 'spot'"),
     ],
 )
