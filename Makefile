@@ -46,6 +46,8 @@ lock:
 	$(PYTHON) -m pip install -q uv
 	$(PYTHON) -m uv pip compile pyproject.toml --python-version 3.11 -o requirements.lock
 	$(PYTHON) -m uv pip compile pyproject.toml --python-version 3.11 --extra gcp --extra postgres --extra dev -o requirements-dev.lock
+	$(PYTHON) -m uv pip compile pyproject.toml --python-version $(IMAGE_PYTHON) --python-platform x86_64-manylinux_2_28 \
+		--extra gcp --extra vllm -o $(IMAGE_LOCK)
 
 ## Remove the venv (job state lives in ~/.offbatch, or $OFFBATCH_HOME: remove it yourself).
 clean:

@@ -63,6 +63,8 @@ def test_every_job_type_ships_a_local_and_a_google_batch_config():
           "memory_mib": 20000, "location": "europe-west9"}, "(config)", "nvidia-tesla-t4 is not offered in europe-west9"),
         ({"env": {"HF_TOKEN": "x"}}, "env", "looks like a secret"),
         ({"env": {"OFFBATCH_JOB_ID": "x"}}, "env", "reserved for the worker contract"),
+        ({"driver_version": "535.104.05"}, "driver_version", "older than R580"),
+        ({"driver_version": "latest"}, "driver_version", "not an NVIDIA driver version"),
         ({"provisioning_model": "preemptible"}, "provisioning_model", "'standard' or 'spot'"),
     ],
 )

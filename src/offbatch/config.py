@@ -42,6 +42,11 @@ MAX_TASK_COUNT = 1000
 MAX_PARALLELISM = 64
 MAX_RETRY_COUNT = 10  # Google Batch's own limit
 MAX_BUDGET_USD = 500.0
+# The NVIDIA driver Batch installs on GPU VMs (Accelerator.driver_version). The worker image's
+# torch/vLLM wheels link the CUDA 13 runtime, which needs an R580+ driver (docs/operations.md).
+DEFAULT_DRIVER_VERSION = "580.105.08"
+MIN_DRIVER_MAJOR = 580
+_DRIVER_VERSION = re.compile(r"^(\d{3})\.\d{1,3}(\.\d{1,3})?$")
 
 _DURATION = re.compile(r"^(\d+)([smh])$")
 _SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL)", re.IGNORECASE)
@@ -71,6 +76,7 @@ class JobConfig(BaseModel):
     accelerator_type: StrictStr | None = None
     accelerator_count: Annotated[StrictInt, Field(ge=0, le=MAX_ACCELERATOR_COUNT)] = 0
     install_gpu_drivers: StrictBool = False
+    driver_version: StrictStr = DEFAULT_DRIVER_VERSION
     provisioning_model: Literal["standard", "spot"] = "standard"
     budget_usd: Annotated[StrictFloat | StrictInt, Field(gt=0, le=MAX_BUDGET_USD)]
     engine: StrictStr = "cpu"
@@ -102,6 +108,18 @@ class JobConfig(BaseModel):
         if value is not None and value not in ALLOWED_ACCELERATORS:
             raise ValueError(
                 f"accelerator {value!r} is not allowed; allowed: {', '.join(sorted(ALLOWED_ACCELERATORS))}"
+            )
+        return value
+
+    @field_validator("driver_version")
+    @classmethod
+    def _driver_for_cuda_13(cls, value: str) -> str:
+        m = _DRIVER_VERSION.match(value)
+        if not m:
+            raise ValueError(f"{value!r} is not an NVIDIA driver version like {DEFAULT_DRIVER_VERSION!r}")
+        if int(m.group(1)) < MIN_DRIVER_MAJOR:
+            raise ValueError(
+                f"driver {value} is older than R{MIN_DRIVER_MAJOR}, which the image's CUDA 13 runtime needs"
             )
         return value
 

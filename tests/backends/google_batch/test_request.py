@@ -10,6 +10,7 @@ import pytest
 
 from offbatch.backends.google_batch import request
 from offbatch.backends.google_batch.backend import PROJECT_PLACEHOLDER, GoogleBatchBackend
+from offbatch.config import DEFAULT_DRIVER_VERSION, MIN_DRIVER_MAJOR
 from offbatch.errors import ConfigError
 from offbatch.settings import Settings
 from tests.backends.google_batch.conftest import TOKEN, make_spec
@@ -31,6 +32,7 @@ def test_every_config_field_reaches_the_request() -> None:
         boot_disk_mib=50000,
         commands=["run-task", "--verbose"],
         env={"HF_HUB_OFFLINE": "1"},
+        driver_version="580.126.09",
     )
     got = request.request_as_json(request.build_request(spec, project="proj"))
     assert got == {
@@ -77,7 +79,7 @@ def test_every_config_field_reaches_the_request() -> None:
                         "policy": {
                             "machineType": "g2-standard-8",
                             "provisioningModel": "SPOT",
-                            "accelerators": [{"type": "nvidia-l4", "count": "1"}],
+                            "accelerators": [{"type": "nvidia-l4", "count": "1", "driverVersion": "580.126.09"}],
                         },
                         "installGpuDrivers": True,
                     }
@@ -95,6 +97,12 @@ def test_standard_provisioning_and_no_accelerator_for_a_cpu_machine() -> None:
                      install_gpu_drivers=False)
     policy = request.request_as_json(request.build_request(spec, project="p"))["job"]["allocationPolicy"]
     assert policy["instances"] == [{"policy": {"machineType": "n2-standard-8", "provisioningModel": "STANDARD"}}]
+
+
+def test_the_default_driver_is_r580_or_newer_and_reaches_the_accelerator() -> None:
+    accelerator = request.build_job(make_spec(), redact=False).allocation_policy.instances[0].policy.accelerators[0]
+    assert accelerator.driver_version == DEFAULT_DRIVER_VERSION
+    assert int(accelerator.driver_version.split(".")[0]) >= MIN_DRIVER_MAJOR
 
 
 def test_variables_batch_sets_itself_are_not_sent() -> None:

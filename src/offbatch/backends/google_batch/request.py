@@ -9,6 +9,7 @@
 | ``machine_type``, ``provisioning_model`` | ``allocation_policy.instances[0].policy`` |
 | ``accelerator_type``/``count`` | ``allocation_policy.instances[0].policy.accelerators`` (inside the instance policy: a GPU listed anywhere else is never attached) |
 | ``install_gpu_drivers`` | ``allocation_policy.instances[0].install_gpu_drivers`` |
+| ``driver_version`` | ``...policy.accelerators[0].driver_version`` (only with accelerators: the image's CUDA 13 needs R580+) |
 | ``location`` | the parent ``projects/{p}/locations/{location}`` and ``allocation_policy.location.allowed_locations`` |
 | ``env`` + the worker contract | ``task_spec.environment.variables`` |
 | spec labels (job id, job type) | ``labels`` of the job and of its VMs (``allocation_policy.labels``: billing export) |
@@ -102,7 +103,11 @@ def build_job(spec: JobSpec, *, redact: bool, pubsub_topic: str | None = None) -
     )
     if config.accelerator_type:
         policy.accelerators = [
-            batch_v1.AllocationPolicy.Accelerator(type_=config.accelerator_type, count=config.accelerator_count)
+            batch_v1.AllocationPolicy.Accelerator(
+                type_=config.accelerator_type,
+                count=config.accelerator_count,
+                driver_version=config.driver_version,
+            )
         ]
     allocation = batch_v1.AllocationPolicy(
         location=batch_v1.AllocationPolicy.LocationPolicy(allowed_locations=[f"regions/{config.location}"]),
