@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from offbatch import contract, storage
 from offbatch.engines import load_engine
 from offbatch.errors import OffbatchError, StorageError
-from offbatch.extract import write_parquet_atomic
+from offbatch.parquet import write_parquet_atomic
 from offbatch.jobs import get_job_type
 from offbatch.redaction import configure_logging
 
