@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from offbatch import costs
-from offbatch.backends import Backend, JobState, JobStatus, get_backend
+from offbatch import contract, costs, storage
+from offbatch.backends import Backend, JobState, JobStatus, TaskState, get_backend
 from offbatch.db.models import Job
 from offbatch.db.session import Database
-from offbatch.errors import NotFoundError
+from offbatch.errors import NotFoundError, StorageError
 from offbatch.settings import Settings
 
 
@@ -36,6 +36,7 @@ def refresh(settings: Settings, db: Database, job_id: str, *, backend: Backend |
     job = get_job(db, job_id)
     backend = backend or backend_for(settings, job)
     status = backend.status(job.backend_ref or job.id)
+    _add_task_causes(status, output_url=f"{job.storage_url}/output")
     with db.session() as s:
         row = s.get(Job, job_id)
         if not JobState(row.state).is_finished() or row.state != status.state.value:
@@ -54,6 +55,28 @@ def refresh(settings: Settings, db: Database, job_id: str, *, backend: Backend |
             )
         job = row
     return job, status
+
+
+def _add_task_causes(status: JobStatus, *, output_url: str) -> None:
+    """Put the one-line cause a task left in storage (bad input, exit 3) into its reason and the job's.
+
+    Backends only see an exit code; the worker writes why (``worker.record_failure``).
+    """
+    if status.state != JobState.FAILED:
+        return
+    causes = []
+    for task in status.tasks:
+        if task.state != TaskState.FAILED or task.exit_code not in (None, contract.EXIT_BAD_INPUT):
+            continue
+        try:
+            cause = storage.read_bytes(storage.failure_url(output_url, task.index)).decode().strip()
+        except StorageError:
+            continue
+        if cause:
+            task.reason = f"task {task.index} failed (exit {contract.EXIT_BAD_INPUT}, not retried): {cause}"
+            causes.append(task.reason)
+    if causes:
+        status.reason = causes[0]
 
 
 def list_jobs(db: Database, *, limit: int = 50, job_type: str | None = None) -> list[Job]:
