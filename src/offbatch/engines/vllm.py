@@ -46,7 +46,7 @@ MAX_MODEL_LEN = 1024
 FP8_MIN_CAPABILITY = (8, 9)
 # Prompts per LLM.generate call (several of the job's chunks): vLLM schedules them continuously,
 # so the GPU idles only at the tail of each call (docs/performance.md, throughput model).
-BATCH_ROWS = 4096
+BATCH_ROWS = 8192
 
 
 def build_prompt(text: str) -> str:
