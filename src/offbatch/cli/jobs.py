@@ -254,6 +254,7 @@ def smoke(job_type, backend, config_path, dataset, rows, timeout_s, yes) -> None
     torch.cuda, the model load and one generation. Exit 0 when every step passed, 1 otherwise.
     """
     from offbatch import smoke as smoke_job
+    from offbatch import storage
     from offbatch.backends import get_backend
     from offbatch.config import load_config
     from offbatch.jobs import get_job_type
@@ -280,7 +281,7 @@ def smoke(job_type, backend, config_path, dataset, rows, timeout_s, yes) -> None
     for line in smoke_job.report_lines(result):
         click.echo(line)
     if result.ok:
-        smoke_job.storage.remove(run.folder.url, recursive=True)
+        storage.remove(run.folder.url, recursive=True)
     else:
         click.echo("last lines of the task's log:", err=True)
         for line in result.log_tail:
