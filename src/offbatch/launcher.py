@@ -121,9 +121,13 @@ def worker_env(*, settings: Settings, spec_config: JobConfig, job_type: JobType,
     return env
 
 
-def predicted_codes(db: Database, *, job_type: JobType, engine: str) -> pa.Array:
-    """Barcodes that already have a prediction of ``job_type`` from ``engine``'s current version."""
-    version = load_engine(engine).version
+def predicted_codes(db: Database, *, job_type: JobType, engine: str, settings: Settings | None = None) -> pa.Array:
+    """Barcodes that already have a prediction of ``job_type`` from ``engine``'s current version.
+
+    The version comes from the engine built with ``settings``: for vLLM, ``model@OFFBATCH_VLLM_REVISION``
+    (the commit the image bakes), as the tasks record it.
+    """
+    version = load_engine(engine, settings=settings).version
     with db.session() as s:
         codes = s.scalars(
             sa_select(Prediction.barcode)
@@ -210,7 +214,8 @@ def launch(
     )
     if plan.problems and not dry_run:
         raise ConfigError(f"cannot launch on {backend_name!r}: {plan.problems[0]}", hint="see docs/operations.md")
-    exclude = None if include_predicted else predicted_codes(db, job_type=job_type, engine=config.engine)
+    exclude = None if include_predicted else predicted_codes(db, job_type=job_type, engine=config.engine,
+                                                                  settings=settings)
     if dry_run:
         con = duckdb.connect()
         try:
