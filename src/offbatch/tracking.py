@@ -73,7 +73,8 @@ def _add_task_causes(status: JobStatus, *, output_url: str) -> None:
         except StorageError:
             continue
         if cause:
-            task.reason = f"task {task.index} failed (exit {contract.EXIT_BAD_INPUT}, not retried): {cause}"
+            task.reason = (f"task {task.index} failed on bad input or environment "
+                           f"(exit {contract.EXIT_BAD_INPUT}; not retried): {cause}")
             causes.append(task.reason)
     if causes:
         status.reason = causes[0]
