@@ -210,4 +210,18 @@ class VllmSpellcheckEngine(Engine):
         ]
 
     def close(self) -> None:
-        self._llm = None
+        """Shut vLLM's engine-core process down: left running, it keeps the task from exiting.
+
+        (Found by the whole-job test: the task wrote its part, then waited on its EngineCore child
+        forever; on Batch it would have run to max_run_duration and failed.)
+        """
+        llm, self._llm = self._llm, None
+        if llm is None:
+            return
+        core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
+        shutdown = getattr(core, "shutdown", None)
+        if callable(shutdown):
+            try:
+                shutdown()
+            except Exception as e:  # noqa: BLE001 - the results are written; say so and exit anyway
+                log.warning("vLLM engine shutdown failed: %s", e)
