@@ -7,7 +7,12 @@ lengths of the bundled sample's real ingredient texts: the prompt is the instruc
 text, and the answer as long as the text (a correction is about as long as the original),
 forced with ``ignore_eos`` since random weights would stop anywhere.
 
-    python bench/gpu_spellcheck.py [--products 2000] [--json out.json]
+    python bench/gpu_spellcheck.py [--products 8192] [--call-rows 512,8192,all] [--json out.json]
+
+``--call-rows`` times the same products sent in ``LLM.generate`` calls of that many prompts
+each: 512 is one old worker chunk per call, 8192 the engine's default ``batch_rows``, ``all``
+one call for the shard. The ratio of each to ``all`` is the GPU time lost at call tails (the
+throughput model in docs/performance.md).
 
 Needs an NVIDIA GPU and vllm (``pip install 'offbatch[vllm]'``); otherwise exits 2 saying so.
 Tokens are estimated at 3.2 characters each (no tokenizer download); the estimate is printed.
@@ -66,9 +71,15 @@ def text_lengths(products: int) -> list[int]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--products", type=int, default=2000)
+    parser.add_argument("--products", type=int, default=8192)
+    parser.add_argument("--call-rows", default="512,8192,all",
+                        help="comma-separated prompts per LLM.generate call ('all' = one call)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    try:
+        call_sizes = [None if v.strip() == "all" else int(v) for v in args.call_rows.split(",")]
+    except ValueError:
+        parser.error("--call-rows: integers or 'all', comma-separated")
     try:
         import torch
         from vllm import LLM, SamplingParams
@@ -98,10 +109,17 @@ def main() -> int:
         params = [SamplingParams(temperature=TEMPERATURE, max_tokens=out, min_tokens=out, ignore_eos=True,
                                  detokenize=False) for _, out in pairs]
         llm.generate(prompts[:16], params[:16], use_tqdm=False)  # warm-up (graphs, kernels)
-        started = time.perf_counter()
-        outputs = llm.generate(prompts, params, use_tqdm=False)
-        seconds = time.perf_counter() - started
+        by_call: dict[str, float] = {}
+        for size in call_sizes:
+            step = size or len(prompts)
+            started = time.perf_counter()
+            outputs = []
+            for i in range(0, len(prompts), step):
+                outputs += llm.generate(prompts[i:i + step], params[i:i + step], use_tqdm=False)
+            by_call["all" if size is None else str(size)] = time.perf_counter() - started
+        seconds = min(by_call.values())
     generated = sum(len(o.outputs[0].token_ids) for o in outputs)
+    best = min(by_call.values())
     result = {
         "gpu": torch.cuda.get_device_name(),
         "capability": list(capability),
@@ -113,6 +131,9 @@ def main() -> int:
         "products_per_s": round(len(prompts) / seconds, 2),
         "output_tokens_per_s": round(generated / seconds, 1),
         "load_seconds": round(load_s, 1),
+        # products/s with that many prompts per LLM.generate call, and its ratio to the best.
+        "products_per_s_by_call_rows": {k: round(len(prompts) / v, 2) for k, v in by_call.items()},
+        "ratio_to_best_by_call_rows": {k: round(best / v, 3) for k, v in by_call.items()},
         "chars_per_token_assumed": CHARS_PER_TOKEN,
     }
     print(json.dumps(result, indent=2))

@@ -195,3 +195,59 @@ def test_a_shard_with_odd_rows_still_completes_and_imports_only_the_sound_ones(t
     assert run.rows_skipped == 1  # the row without a barcode
     assert run.predictions_created == 4
     assert run.insights_created == 0  # nothing here is a sound, changed correction with a language
+
+
+def test_an_engine_that_batches_gets_several_chunks_per_call_and_each_chunk_is_still_written(tmp_path):
+    from offbatch.engines import load_engine
+    from offbatch.worker import run
+
+    reference = make_job(tmp_path / "ref", "job-ref")
+    assert main(task_env(reference, chunk_size=16)) == 0
+
+    folder = make_job(tmp_path / "win", "job-window")
+    task = TaskEnv.from_env(task_env(folder, chunk_size=16))
+    engine = load_engine("cpu")
+    engine.batch_rows = 40  # 3 chunks of 16 per call: 200 rows = 13 chunks in 5 calls
+    seen = []
+    original = engine.correct
+    engine.correct = lambda items: seen.append(len(items)) or original(items)
+    counters = run(task, engine=engine)
+    assert seen == [48, 48, 48, 48, 8]
+    assert (counters["engine_calls"], counters["chunks_done"], counters["rows"]) == (5, 13, 200)
+    assert read(folder.output_part(0)).equals(read(reference.output_part(0)))
+
+
+def test_a_batching_engine_resumes_from_the_chunks_an_earlier_attempt_finished(tmp_path):
+    from offbatch.engines import load_engine
+    from offbatch.worker import run
+
+    folder = make_job(tmp_path, "job-resume-window")
+    task = TaskEnv.from_env(task_env(folder, chunk_size=16))
+    first = load_engine("cpu")
+    first.batch_rows = 40
+    calls = 0
+
+    def crash_on_third_call(items, original=first.correct):
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise RuntimeError("the VM went away")
+        return original(items)
+
+    first.correct = crash_on_third_call
+    with pytest.raises(RuntimeError):
+        run(task, engine=first)
+    chunks = Path(storage_chunks(folder))
+    assert len(list(chunks.glob("chunk-*.parquet"))) == 6  # two calls of 3 chunks each were written
+
+    second = load_engine("cpu")
+    second.batch_rows = 40
+    counters = run(task, engine=second)
+    assert (counters["chunks_skipped"], counters["chunks_done"], counters["engine_calls"]) == (6, 7, 3)
+    assert read(folder.output_part(0)).num_rows == 200
+
+
+def storage_chunks(folder: JobFolder) -> str:
+    from offbatch import storage
+
+    return storage.chunks_url(folder.output_url, 0).removeprefix("file://")

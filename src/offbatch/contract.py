@@ -13,6 +13,7 @@
 | ``BATCH_TASK_COUNT`` | number of tasks, set the same way |
 | ``OFFBATCH_WEBHOOK_URL`` | optional: import endpoint to notify when the part is written |
 | ``OFFBATCH_IMPORT_TOKEN`` | secret: job-scoped bearer token for that endpoint |
+| ``OFFBATCH_SMOKE`` | optional: ``1`` for an operator's smoke job (``offbatch smoke``): log each check |
 
 A container that works on the local backend works on Google Batch: both set exactly these.
 """
@@ -32,6 +33,7 @@ TASK_COUNT = "BATCH_TASK_COUNT"
 WEBHOOK_URL = "OFFBATCH_WEBHOOK_URL"
 IMPORT_TOKEN = "OFFBATCH_IMPORT_TOKEN"
 CONTRACT = "OFFBATCH_CONTRACT"
+SMOKE = "OFFBATCH_SMOKE"
 
 # Variables whose values are secrets: redacted in every description, log and file.
 SECRET_VARIABLES = frozenset({IMPORT_TOKEN})

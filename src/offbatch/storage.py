@@ -140,6 +140,11 @@ def chunks_url(output_url: str, index: int) -> str:
     return f"{output_url.rstrip('/')}/_chunks/part-{index:05d}"
 
 
+def failure_url(output_url: str, index: int) -> str:
+    """Where task ``index`` writes the one line saying why it failed on bad input (read by status)."""
+    return f"{output_url.rstrip('/')}/_failed/part-{index:05d}.txt"
+
+
 def exists(url: str) -> bool:
     fs, path = filesystem(url)
     try:

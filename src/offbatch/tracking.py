@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from offbatch import costs, notifications
-from offbatch.backends import Backend, JobState, JobStatus, get_backend
+from offbatch import contract, costs, notifications, storage
+from offbatch.backends import Backend, JobState, JobStatus, TaskState, get_backend
 from offbatch.db.models import Job
 from offbatch.db.session import Database
-from offbatch.errors import NotFoundError
+from offbatch.errors import NotFoundError, StorageError
 from offbatch.settings import Settings
 
 
@@ -46,6 +46,7 @@ def refresh(
             raise
         # Reserved by a launch that has not submitted it yet (launcher.reserve_job): the row is all there is.
         return job, JobStatus(job_id=job.id, state=JobState(job.state), created_at=job.created_at, reason=job.reason)
+    _add_task_causes(status, output_url=f"{job.storage_url}/output")
     with db.session() as s:
         row = s.get(Job, job_id)
         changed = row.state != status.state.value
@@ -71,6 +72,29 @@ def refresh(
         else:
             notifications.notify(settings, db, job_id)
     return job, status
+
+
+def _add_task_causes(status: JobStatus, *, output_url: str) -> None:
+    """Put the one-line cause a task left in storage (bad input, exit 3) into its reason and the job's.
+
+    Backends only see an exit code; the worker writes why (``worker.record_failure``).
+    """
+    if status.state != JobState.FAILED:
+        return
+    causes = []
+    for task in status.tasks:
+        if task.state != TaskState.FAILED or task.exit_code not in (None, contract.EXIT_BAD_INPUT):
+            continue
+        try:
+            cause = storage.read_bytes(storage.failure_url(output_url, task.index)).decode().strip()
+        except StorageError:
+            continue
+        if cause:
+            task.reason = (f"task {task.index} failed on bad input or environment "
+                           f"(exit {contract.EXIT_BAD_INPUT}; not retried): {cause}")
+            causes.append(task.reason)
+    if causes:
+        status.reason = causes[0]
 
 
 def list_jobs(db: Database, *, limit: int = 50, job_type: str | None = None) -> list[Job]:

@@ -76,3 +76,16 @@ def test_without_vllm_the_engine_says_what_to_install(monkeypatch) -> None:
 
     with pytest.raises(EngineError, match="vllm|torch"):
         VllmSpellcheckEngine().correct([SpellcheckInput(text="sucre", lang="fr")])
+
+
+def test_settings_name_the_model_and_revision_the_version_records(tmp_path) -> None:
+    from offbatch.settings import Settings
+
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    settings = Settings(home=tmp_path, vllm_model="org/model", vllm_revision=sha, hf_home=tmp_path / "hf")
+    engine = load_engine("vllm", settings=settings)
+    assert isinstance(engine, VllmSpellcheckEngine)
+    # What the launcher compares with earlier predictions before any model is loaded.
+    assert engine.version == f"org/model@{sha}"
+    assert engine.cache_dir == tmp_path / "hf" / "hub"
+    assert engine.batch_rows == settings.vllm_batch_rows == 8192

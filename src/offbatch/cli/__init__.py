@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "cancel": ("offbatch.cli.jobs", "cancel", "Cancel a job (idempotent)."),
     "resume": ("offbatch.cli.jobs", "resume", "Rerun the unfinished shards of a job."),
     "run-task": ("offbatch.cli.jobs", "run_task", "Run one task of a job (the worker entry point)."),
+    "smoke": ("offbatch.cli.jobs", "smoke", "Run a one-task smoke job that checks GPU, model and image step by step."),
     "import": ("offbatch.cli.service", "import_job", "Import a finished job's results now."),
     "serve": ("offbatch.cli.service", "serve", "Run the API server (import endpoint, insights)."),
     "worker": ("offbatch.cli.service", "worker", "Run the import worker loop (queue + reconcile)."),

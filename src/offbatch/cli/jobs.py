@@ -322,3 +322,54 @@ def run_task() -> None:
     from offbatch.worker import main as worker_main
 
     raise SystemExit(worker_main())
+
+
+@click.command()
+@click.argument("job_type")
+@click.option("--backend", help="Execution backend (default: OFFBATCH_BACKEND or 'local').")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="Job config YAML to use instead of the job type's.")
+@click.option("--dataset", help="OFF Parquet dump; default: the bundled sample.")
+@click.option("--rows", default=3, show_default=True, help="Products the one task processes.")
+@click.option("--timeout", "timeout_s", default=3600, show_default=True, help="Seconds to wait before cancelling it.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask to confirm a smoke job that costs money.")
+def smoke(job_type, backend, config_path, dataset, rows, timeout_s, yes) -> None:
+    """Submit a one-task, few-row JOB_TYPE job with the real config and image; report each check.
+
+    Steps: the image's lock, nvidia-smi, the driver against torch's CUDA, the model files,
+    torch.cuda, the model load and one generation. Exit 0 when every step passed, 1 otherwise.
+    """
+    from offbatch import smoke as smoke_job
+    from offbatch import storage
+    from offbatch.backends import get_backend
+    from offbatch.config import load_config
+    from offbatch.jobs import get_job_type
+
+    settings = context.settings()
+    backend_name = backend or settings.backend
+    backend_obj = get_backend(backend_name, settings)
+    path = config_path or get_job_type(job_type).config_path(backend_name)
+    if path.exists():
+        cost = smoke_job.smoke_config(load_config(path)).cost_estimate()
+        if cost.worst_case_usd > 0 and not yes:
+            click.echo(f"a smoke job on {backend_name} costs at most ${cost.worst_case_usd:.2f}", err=True)
+            if not sys.stdin.isatty():
+                raise ConfigError("this smoke job costs money and stdin is not a terminal", hint="pass --yes to confirm")
+            if not click.confirm("Submit it?", default=False, err=True):
+                click.echo("not submitted", err=True)
+                return
+    run = smoke_job.submit(settings, job_type_name=job_type, backend_name=backend_name, config_path=config_path,
+                           dataset=dataset, rows=rows, backend=backend_obj)
+    image = run.config.container_image_uri or "this checkout (local)"
+    click.echo(f"smoke job {run.job_id} on {run.backend}: image {image}, engine {run.config.engine}, {rows} rows")
+    result = smoke_job.follow(run, backend_obj, timeout_s=timeout_s,
+                              on_state=lambda state: click.echo(f"  job {state.value}", err=True))
+    for line in smoke_job.report_lines(result):
+        click.echo(line)
+    if result.ok:
+        storage.remove(run.folder.url, recursive=True)
+    else:
+        click.echo("last lines of the task's log:", err=True)
+        for line in result.log_tail:
+            click.echo(f"  {line}", err=True)
+        click.echo(f"its input is kept for inspection: {run.folder.url}", err=True)
+        raise SystemExit(1)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
 from offbatch.engines.base import Correction, Engine, SpellcheckInput
 from offbatch.errors import ConfigError, EngineError
+
+if TYPE_CHECKING:
+    from offbatch.settings import Settings
 
 ENGINES: dict[str, str] = {
     "cpu": "offbatch.engines.cpu:CpuSpellcheckEngine",
@@ -15,8 +19,11 @@ ENGINES: dict[str, str] = {
 __all__ = ["ENGINES", "Correction", "Engine", "SpellcheckInput", "load_engine"]
 
 
-def load_engine(name: str, **options: object) -> Engine:
-    """Build the engine registered under ``name``; a missing optional dependency says what to install."""
+def load_engine(name: str, *, settings: Settings | None = None, **options: object) -> Engine:
+    """Build the engine registered under ``name``; a missing optional dependency says what to install.
+
+    With ``settings``, the engine's own options are taken from them (``options`` win).
+    """
     try:
         target = ENGINES[name]
     except KeyError:
@@ -31,4 +38,7 @@ def load_engine(name: str, **options: object) -> Engine:
             f"engine {name!r} needs the missing package {e.name!r}",
             hint="install it with: pip install 'offbatch[vllm]'" if name == "vllm" else None,
         ) from e
-    return getattr(module, class_name)(**options)
+    cls = getattr(module, class_name)
+    if settings is not None:
+        options = {**cls.options_from(settings), **options}
+    return cls(**options)

@@ -8,9 +8,15 @@ version goes into every prediction so that a rerun with a new model creates new 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from offbatch.settings import Settings
+
+# A named check of the task's environment: returns what it saw, raises an OffbatchError otherwise.
+Check = tuple[str, Callable[[], str]]
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,22 @@ class Correction:
 
 class Engine(ABC):
     name: ClassVar[str]
+    # Rows the worker hands to one ``correct`` call: several of the job's chunks at once when an
+    # engine batches internally (vLLM); 0 means one chunk per call.
+    batch_rows: int = 0
+
+    @classmethod
+    def options_from(cls, settings: Settings) -> dict[str, Any]:
+        """Constructor options this engine takes from the settings (model, revision...)."""
+        return {}
+
+    def checks(self) -> list[Check]:
+        """Checks of the machine to run, in order, before any row (the GPU, the model files)."""
+        return []
+
+    def load(self) -> str:
+        """Load the model now (not at the first ``correct``); return what was loaded."""
+        return self.version
 
     @property
     @abstractmethod
@@ -43,5 +65,5 @@ class Engine(ABC):
     def correct(self, items: Sequence[SpellcheckInput]) -> list[Correction]:
         """Return one Correction per item, in order. Must not raise on odd text."""
 
-    def close(self) -> None:  # noqa: B027 - optional hook
+    def close(self) -> None:
         """Release resources (GPU memory, pools)."""

