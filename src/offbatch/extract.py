@@ -1,9 +1,8 @@
 """Extraction: one DuckDB scan of the dataset into ``task_count`` balanced input shards.
 
-The job type's query runs once into a temporary table (insertion order = the query's order),
-which the launch's preflight counts; one ordered scan of it then streams out as Arrow batches
-dealt round-robin into the parts: shard *i* takes rows ``i, i+n, i+2n, ...`` so each shard
-gets an equal share of every popularity band. Parts are written atomically, all or none.
+The job type's query runs once into a temporary table (insertion order = the query's order);
+shard *i* takes rows ``i, i+n, i+2n, ...`` so each shard gets an equal share of every popularity
+band. Shards stream out as Arrow batches into Parquet parts written atomically.
 """
 
 from __future__ import annotations
@@ -19,11 +18,8 @@ from pydantic import BaseModel
 from offbatch import storage
 from offbatch.errors import DatasetError
 from offbatch.jobs.base import JobType
-from offbatch.parquet import write_round_robin
+from offbatch.parquet import ROW_GROUP_SIZE, write_parquet_atomic
 from offbatch.storage import JobFolder
-
-# Rows per Arrow batch read from the selection (split between the parts as they come).
-STREAM_BATCH_ROWS = 100_000
 
 
 @dataclass(frozen=True)
@@ -151,15 +147,16 @@ def no_products(dataset: str) -> DatasetError:
 
 
 def write_shards(con: duckdb.DuckDBPyConnection, *, job_type: JobType, folder: JobFolder, task_count: int) -> list[int]:
-    """Write the ``selected`` table (made by ``select`` on ``con``) as ``task_count`` input parts.
-
-    One ordered scan, its rows dealt round-robin into the parts (``parquet.write_round_robin``):
-    part *i* gets rows ``i, i+n, ...`` of the selection, all parts or none.
-    """
+    """Write the ``selected`` table (made by ``select`` on ``con``) as ``task_count`` input parts."""
     columns = ", ".join(f'"{name}"' for name in job_type.input_schema.names)
-    reader = con.sql(f"SELECT {columns} FROM selected ORDER BY rowid").to_arrow_reader(STREAM_BATCH_ROWS)
-    urls = [folder.input_part(index) for index in range(task_count)]
-    return write_round_robin(urls, reader, job_type.input_schema)
+    shard_rows = []
+    for index in range(task_count):
+        reader = con.sql(
+            f"SELECT {columns} FROM selected WHERE rowid % ? = ? ORDER BY rowid",
+            params=[task_count, index],
+        ).to_arrow_reader(ROW_GROUP_SIZE)
+        shard_rows.append(write_parquet_atomic(folder.input_part(index), reader, job_type.input_schema))
+    return shard_rows
 
 
 def extract(
