@@ -17,6 +17,7 @@ supervisor's own clean-up.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -95,6 +96,13 @@ def _run_worker(env: Mapping[str, str], log_fd: int) -> None:
         os.dup2(log_fd, 1)
         os.dup2(log_fd, 2)
         os.closerange(3, os.sysconf("SC_OPEN_MAX"))  # the supervisor's other files, as Popen's close_fds
+        # Python's streams and logging start afresh on the new descriptors, as in a new process.
+        sys.stdin = open(0, closefd=False)  # noqa: SIM115
+        sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
+        sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+        root = logging.getLogger()
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
         os.environ.clear()
         os.environ.update(env)
         from offbatch.worker import main
