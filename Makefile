@@ -68,6 +68,7 @@ bench: $(VENV)/.dev
 	$(BIN)/python bench/import.py
 	$(BIN)/python bench/engine_startup.py
 	$(BIN)/python bench/engine_throughput.py
+	$(BIN)/python bench/peer_metaflow.py
 
 ## Re-pin the lock files from pyproject.toml (needs the network to PyPI).
 lock:

@@ -9,6 +9,16 @@ filters select a realistic share) from another, and its ``popularity_key`` from 
 are new and unique (``2`` + 12 digits: the in-store range, never a real product). The output is
 written one row group at a time, so memory stays bounded whatever ``--rows`` is.
 
+``--shape`` changes what the data looks like, so a benchmark is never tuned to one dump:
+
+- ``sample`` (default): texts, popularity and bodies drawn independently from the sample, so
+  the ~1,000 distinct texts repeat (cheap for Parquet's dictionary encoding);
+- ``unique``: every text is made unique (its ingredients shuffled by the row's own random draw,
+  as real dumps have almost no two identical lists), and ``popularity_key`` follows a
+  heavy-tailed law independent of everything else (a few very popular products, a long tail);
+- ``sorted``: like ``unique``, but rows are written in descending popularity order, as a dump
+  sorted upstream would be (the extraction's ORDER BY then meets pre-sorted input).
+
 It prints the time, file size and peak RSS; the floor, measured in the same run, writes the same
 number of rows as plain repeats of the sample table with the same writer settings (the cost of
 Parquet encoding alone, without drawing and shuffling).
@@ -41,8 +51,36 @@ def _take_columns(table: pa.Table, names: tuple[str, ...], indices: pa.Array) ->
     return {name: picked.column(name) for name in names}
 
 
-def make_dump(out: str | Path, *, rows: int, seed: int = 0, row_group_size: int = ROW_GROUP_SIZE) -> int:
+SHAPES = ("sample", "unique", "sorted")
+
+
+def _unique_texts(column: pa.ChunkedArray, rng: random.Random) -> pa.Array:
+    """Each list of ingredient texts with its ingredients in an order of the row's own."""
+    out = []
+    for entries in column.to_pylist():
+        if entries:
+            entries = [dict(e) for e in entries]
+            for entry in entries:
+                if entry.get("text"):
+                    parts = entry["text"].split(", ")
+                    rng.shuffle(parts)
+                    entry["text"] = ", ".join(parts) + f" ({rng.randrange(1, 100)}%)"
+        out.append(entries)
+    return pa.array(out, column.type)
+
+
+def _heavy_tailed(rng: random.Random, size: int, *, start: int, rows: int, ordered: bool) -> pa.Array:
+    """Popularity keys: Pareto-distributed, or strictly descending with the row number."""
+    if ordered:
+        return pa.array([(rows - i) * 1000 for i in range(start, start + size)], pa.int64())
+    return pa.array([int(1000 * rng.paretovariate(1.2)) for _ in range(size)], pa.int64())
+
+
+def make_dump(out: str | Path, *, rows: int, seed: int = 0, row_group_size: int = ROW_GROUP_SIZE,
+              shape: str = "sample") -> int:
     """Write ``rows`` synthetic products to ``out`` (atomically); return the file size in bytes."""
+    if shape not in SHAPES:
+        raise ValueError(f"unknown shape {shape!r}; one of {', '.join(SHAPES)}")
     sample = pq.read_table(SAMPLE)
     n = sample.num_rows
     rng = random.Random(seed)
@@ -56,7 +94,12 @@ def make_dump(out: str | Path, *, rows: int, seed: int = 0, row_group_size: int 
             group = sample.take(_draw(rng, n, size))
             for name, column in _take_columns(sample, INGREDIENT_COLUMNS, _draw(rng, n, size)).items():
                 group = group.set_column(group.schema.get_field_index(name), name, column)
-            popularity = sample.column("popularity_key").take(_draw(rng, n, size))
+            if shape == "sample":
+                popularity = sample.column("popularity_key").take(_draw(rng, n, size))
+            else:
+                texts = _unique_texts(group.column("ingredients_text"), rng)
+                group = group.set_column(group.schema.get_field_index("ingredients_text"), "ingredients_text", texts)
+                popularity = _heavy_tailed(rng, size, start=start, rows=rows, ordered=shape == "sorted")
             group = group.set_column(group.schema.get_field_index("popularity_key"), "popularity_key", popularity)
             codes = pa.array([f"2{i:012d}" for i in range(start, start + size)], sample.schema.field("code").type)
             group = group.set_column(code_index, sample.schema.field("code"), codes)
@@ -84,10 +127,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--row-group-size", type=int, default=ROW_GROUP_SIZE)
+    parser.add_argument("--shape", choices=SHAPES, default="sample", help="what the data looks like (see above)")
     args = parser.parse_args()
 
     started = time.perf_counter()
-    size = make_dump(args.out, rows=args.rows, seed=args.seed, row_group_size=args.row_group_size)
+    size = make_dump(args.out, rows=args.rows, seed=args.seed, row_group_size=args.row_group_size, shape=args.shape)
     elapsed = time.perf_counter() - started
     peak_mib = vm_hwm_mib()
     floor = _floor_write(args.out.with_name(f".floor-{args.out.name}"), rows=args.rows,

@@ -23,15 +23,17 @@ def vm_hwm_mib(pid: int | str = "self") -> float | None:
     return None
 
 
-def ensure_dump(rows: int, dump: Path | None) -> str:
-    """``dump`` if given, else an ``rows``-row dump in the temp dir, generated once and reused."""
+def ensure_dump(rows: int, dump: Path | None, shape: str = "sample") -> str:
+    """``dump`` if given, else an ``rows``-row dump of ``shape`` (make_dump.py) in the temp dir,
+    generated once and reused."""
     if dump is not None:
         return str(dump)
-    path = Path(tempfile.gettempdir()) / "offbatch-bench" / f"off-{rows}.parquet"
+    name = f"off-{rows}.parquet" if shape == "sample" else f"off-{rows}-{shape}.parquet"
+    path = Path(tempfile.gettempdir()) / "offbatch-bench" / name
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         print(f"generating {path} ...", flush=True)
         # In a process of its own, so the generator's memory is not counted as the caller's.
         subprocess.run([sys.executable, str(Path(__file__).with_name("make_dump.py")), "--rows", str(rows),
-                        "--out", str(path)], check=True, stdout=subprocess.DEVNULL)
+                        "--out", str(path), "--shape", shape], check=True, stdout=subprocess.DEVNULL)
     return str(path)

@@ -55,7 +55,19 @@ def test_writes_one_output_row_per_input_row(tmp_path):
         assert out.column("code").to_pylist() == inp.column("code").to_pylist()
         assert out.column("original").to_pylist() == inp.column("text").to_pylist()
         assert set(out.column("engine").to_pylist()) == {"cpu"}
-    assert not (tmp_path / JOB_TYPE.name / "job-a" / "output" / "_chunks").exists()
+    # Only the parts are left: each task removed its own chunk folder.
+    assert sorted(p.name for p in (tmp_path / JOB_TYPE.name / "job-a" / "output").iterdir()) == [
+        "part-00000.parquet", "part-00001.parquet"]
+
+
+def test_tasks_share_no_chunk_folder_they_could_remove_under_each_other():
+    from offbatch import storage
+
+    # A task removes its chunk folder when its part is written; a folder shared by the tasks,
+    # removed when it looked empty, raced another task creating its own inside (ENOENT, exit 1).
+    output = "file:///jobs/j/output"
+    folders = {storage.chunks_url(output, index) for index in range(8)}
+    assert len(folders) == 8 and {f.rsplit("/", 1)[0] for f in folders} == {output}
 
 
 def test_a_finished_shard_is_not_redone(tmp_path):
@@ -91,7 +103,7 @@ def test_a_task_killed_mid_shard_resumes_to_identical_output(tmp_path):
     script.write_text(SLOW_WORKER)
     env = {**os.environ, "PYTHONPATH": SRC, **task_env(folder, chunk_size=16)}
     proc = subprocess.Popen([sys.executable, str(script)], env=env)
-    chunks = tmp_path / "run" / JOB_TYPE.name / "job-killed" / "output" / "_chunks" / "part-00000"
+    chunks = tmp_path / "run" / JOB_TYPE.name / "job-killed" / "output" / "_chunks-part-00000"
     wait_for(lambda: chunks.exists() and len(list(chunks.glob("chunk-*.parquet"))) >= 3, what="3 finished chunks")
     proc.send_signal(signal.SIGKILL)
     proc.wait()

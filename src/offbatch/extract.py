@@ -13,15 +13,13 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 from pydantic import BaseModel
 
 from offbatch import storage
 from offbatch.errors import DatasetError
 from offbatch.jobs.base import JobType
+from offbatch.parquet import ROW_GROUP_SIZE, write_parquet_atomic
 from offbatch.storage import JobFolder
-
-ROW_GROUP_SIZE = 10_000
 
 
 @dataclass(frozen=True)
@@ -193,17 +191,6 @@ def extract(
     finally:
         con.close()
     return Extraction(rows=rows, shard_rows=shard_rows, seconds=time.perf_counter() - started)
-
-
-def write_parquet_atomic(url: str, batches: pa.RecordBatchReader | list[pa.RecordBatch], schema: pa.Schema) -> int:
-    """Write batches as one Parquet object at ``url`` (atomically); return the row count."""
-    count = 0
-    with storage.open_atomic(url) as f, pq.ParquetWriter(f, schema) as writer:
-        for batch in batches:
-            if batch.num_rows:
-                writer.write_batch(batch.cast(schema), row_group_size=ROW_GROUP_SIZE)
-                count += batch.num_rows
-    return count
 
 
 def _safe_memory_limit(value: str) -> str:

@@ -1,7 +1,7 @@
 """How far a job has got, read from its storage folder (the same for every backend).
 
 A finished shard has its output part; an unfinished one has finished chunks under
-``output/_chunks/part-i/``. Shard *i* of *n* holds rows ``i, i+n, ...`` of the selection.
+``output/_chunks-part-i/``. Shard *i* of *n* holds rows ``i, i+n, ...`` of the selection.
 """
 
 from __future__ import annotations

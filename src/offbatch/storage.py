@@ -136,8 +136,13 @@ def part_url(folder_url: str, index: int) -> str:
 
 
 def chunks_url(output_url: str, index: int) -> str:
-    """Where task ``index`` keeps its finished chunks until its output part is written."""
-    return f"{output_url.rstrip('/')}/_chunks/part-{index:05d}"
+    """Where task ``index`` keeps its finished chunks until its output part is written.
+
+    A folder of the task's own directly under ``output/``, not under a folder shared by the
+    tasks: a task that removes its chunks (and with them a shared parent it saw empty) would
+    otherwise race another task creating its chunk folder in that parent (ENOENT).
+    """
+    return f"{output_url.rstrip('/')}/_chunks-part-{index:05d}"
 
 
 def failure_url(output_url: str, index: int) -> str:
@@ -280,11 +285,3 @@ def remove(url: str, *, recursive: bool = False) -> None:
         raise StorageError(f"cannot remove {url}: {e}") from e
 
 
-def remove_empty_dir(url: str) -> None:
-    """Remove a folder if it is empty (a no-op on object stores, which have no folders)."""
-    fs, path = filesystem(url)
-    try:
-        if fs.exists(path) and not fs.ls(path, detail=False):
-            fs.rmdir(path)
-    except OSError:
-        pass  # not empty, or folders are virtual: nothing to clean

@@ -4,7 +4,7 @@ Before any row, the task checks its environment (the image's lock, then the engi
 GPU, driver, model files; ``preflight.py``). Task *i* then reads ``input/part-i.parquet`` in
 chunks, hands the engine as many chunks per call as it batches well (``Engine.batch_rows``: one
 for the CPU engine, thousands of rows for vLLM), and records each finished chunk under
-``output/_chunks/part-i/`` so a retried attempt resumes where the last one stopped. When every
+``output/_chunks-part-i/`` so a retried attempt resumes where the last one stopped. When every
 chunk is done it writes ``output/part-i.parquet`` atomically (the part exists only if the shard
 finished), removes the chunks, and notifies the import endpoint.
 
@@ -33,8 +33,8 @@ from offbatch import contract, preflight, storage
 from offbatch.engines import Engine, load_engine
 from offbatch.engines.base import Check
 from offbatch.errors import OffbatchError, StorageError
-from offbatch.extract import write_parquet_atomic
 from offbatch.jobs import get_job_type
+from offbatch.parquet import write_parquet_atomic
 from offbatch.redaction import configure_logging
 from offbatch.settings import Settings, load_settings
 
@@ -189,7 +189,6 @@ def run(task: TaskEnv, *, engine: Engine | None = None) -> dict[str, float | int
 
     rows = write_parquet_atomic(task.output_part, chunks(), job_type.output_schema)
     storage.remove(task.chunks_url, recursive=True)
-    storage.remove_empty_dir(task.chunks_url.rsplit("/", 1)[0])  # the shared _chunks folder
     log.info("wrote %s (%d rows)", task.output_part, rows)
     counters["rows_total"] = rows
     return counters

@@ -14,7 +14,9 @@ from offbatch.cli.completion import complete_job_ids, complete_job_types
 from offbatch.cli.render import echo_json, note
 from offbatch.errors import EXIT_INTERRUPTED, EXIT_JOB_UNSUCCESSFUL, ConfigError
 
-POLL_SECONDS = 1.0
+# Following a job: the first look soon (small jobs end in a second or two), then less often.
+POLL_FIRST_SECONDS = 0.05
+POLL_MAX_SECONDS = 1.0
 
 
 def _parse_params(values: tuple[str, ...]) -> dict[str, object]:
@@ -138,6 +140,7 @@ def _follow(job_id: str, *, rows: int, say=click.echo):
     # A progress bar on a terminal; in a log (CI, cron), one line each time something changes.
     bar = click.progressbar(length=rows, label=job_id, show_pos=True, file=sys.stderr) if sys.stderr.isatty() else None
     shown, last_line = 0, ""
+    poll = POLL_FIRST_SECONDS
     try:
         while True:
             job, status = tracking.refresh(settings, db, job_id, backend=backend)
@@ -152,7 +155,8 @@ def _follow(job_id: str, *, rows: int, say=click.echo):
             shown = done
             if status.state.is_finished():
                 break
-            time.sleep(POLL_SECONDS)
+            time.sleep(poll)
+            poll = min(poll * 1.5, POLL_MAX_SECONDS)
     finally:
         if bar is not None:
             bar.render_finish()

@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from collections import deque
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from offbatch.backends.base import JobState, TaskState
+from offbatch.backends.local import spawn
 from offbatch.backends.local.environment import task_environment
 from offbatch.backends.local.processes import start_time
 from offbatch.backends.local.state import JobDir, now_iso
@@ -56,7 +56,7 @@ MAX_PREEMPTIONS = 10
 @dataclass
 class Running:
     index: int
-    process: subprocess.Popen[bytes]
+    process: spawn.TaskProcess
     started: float
     log: IO[bytes]
     timed_out: bool = False
@@ -113,14 +113,7 @@ class Supervisor:
         log = open(self.dir.task_log(index), "ab")  # noqa: SIM115 - closed when the task ends
         log.write(f"=== {now_iso()} task {index} attempt {task.attempts} ===\n".encode())
         log.flush()
-        process = subprocess.Popen(
-            self.command,
-            env=self.task_env(index, attempt),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        process = spawn.start(self.command, env=self.task_env(index, attempt), log=log)
         self.running[index] = Running(index=index, process=process, started=time.monotonic(), log=log)
         # Named by pid + start time in state.json, so that if this supervisor dies the task can
         # be found (and told apart from a later process with its pid): takeover.py.
@@ -249,6 +242,7 @@ def main(argv: list[str]) -> int:
     job_dir = JobDir(Path(argv[1]).parent, Path(argv[1]).name)
     instructions = json.loads(sys.stdin.read())
     supervisor = Supervisor(job_dir, instructions)
+    spawn.preload(supervisor.command)  # once, so that tasks forked from here start warm
     # A SIGTERM to the supervisor (e.g. `kill`) is a cancel request: tasks are stopped cleanly.
     signal.signal(signal.SIGTERM, lambda *_: job_dir.cancel_marker.touch())
     try:
