@@ -258,6 +258,9 @@ def test_tasks_get_an_allow_listed_environment_not_the_launching_shells(backend,
     for name, value in shell_secrets.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("LC_ALL", "C.UTF-8")
+    monkeypatch.setenv("OFFBATCH_VLLM_REVISION", "0" * 40)  # the engine's own settings are inherited
+    monkeypatch.setenv("HF_TOKEN", "hf_" + "t" * 34)  # ... but not the hub's token
+    shell_secrets["HF_TOKEN"] = "hf_" + "t" * 34
     spec = make_spec("job-allow", record_dir, mode="hang", env={"HF_HOME": "/models/hf"})
     ref = backend.submit(spec)
     (rec,) = wait_for(lambda: records(record_dir), what="the task to start")
@@ -266,6 +269,7 @@ def test_tasks_get_an_allow_listed_environment_not_the_launching_shells(backend,
         assert name not in env and value not in json.dumps(env), name
     assert env["PATH"] == os.environ["PATH"] and env["LC_ALL"] == "C.UTF-8"  # the allow-list
     assert env["HF_HOME"] == "/models/hf"  # what the config's env asks
+    assert env["OFFBATCH_VLLM_REVISION"] == "0" * 40
     assert env["BATCH_TASK_INDEX"] == "0" and env["RECORD_DIR"] == str(record_dir)  # the job's own
     # The supervisor itself does not hold the shell's secrets either.
     supervisor = json.loads((backend.root / ref / "state.json").read_text())["supervisor_pid"]

@@ -155,8 +155,11 @@ def test_a_whole_local_job_with_the_vllm_engine_imports_predictions_with_the_com
         "OFFBATCH_VLLM_OPTIONS": json.dumps(LLM_OPTIONS), "OFFBATCH_VLLM_BATCH_ROWS": "16",
     })
     config = tmp_path / "vllm-local.yaml"
+    # vLLM's own CPU tuning reaches the task through the config's env (the shell's does not);
+    # the engine's settings (OFFBATCH_VLLM_*, HF_HOME) are inherited from the launching shell.
     config.write_text("location: local\ncpu_milli: 1000\nmemory_mib: 4096\nmax_retry_count: 0\nmax_run_duration: 20m\n"
-                      "task_count: 1\nmachine_type: local\nbudget_usd: 1\nengine: vllm\nchunk_size: 4\n")
+                      "task_count: 1\nmachine_type: local\nbudget_usd: 1\nengine: vllm\nchunk_size: 4\n"
+                      f"env: {json.dumps(CPU_ENV)}\n")
     run = subprocess.run([sys.executable, "-m", "offbatch", "launch", "ingredients-spellcheck", "--config", str(config),
                           "--limit", "24", "--wait"], check=False, env=env, capture_output=True, text=True, timeout=1500)
     logs_hint = ""

@@ -23,8 +23,14 @@ INHERITED = frozenset({
     "STORAGE_EMULATOR_HOST", "GOOGLE_APPLICATION_CREDENTIALS", "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT",
     # Compute placement and threads.
     "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+    # Where the model cache is and whether it may be downloaded (paths and a switch; HF_TOKEN,
+    # a secret, is not inherited).
+    "HF_HOME", "HF_HUB_CACHE", "HF_HUB_OFFLINE",
 })
-INHERITED_PREFIXES = ("LC_",)
+# The engine's own settings (model, revision, device, batch size, options: no secret among them):
+# the launcher counts already-predicted products with the engine version they name, so the tasks
+# must run that same engine, not the default one.
+INHERITED_PREFIXES = ("LC_", "OFFBATCH_VLLM_")
 
 
 def inherited(environ: Mapping[str, str]) -> dict[str, str]:
