@@ -20,23 +20,9 @@
   var annotationEnabled = null;
   var loadSeq = 0;
 
-  function $(id) { return document.getElementById(id); }
-
-  /* el("p", {className: "x", title: "y"}, "text", childNode, ...): strings become text nodes. */
-  function el(tag, props) {
-    var node = document.createElement(tag);
-    Object.keys(props || {}).forEach(function (key) {
-      if (key === "className") node.className = props[key];
-      else if (key === "hidden" || key === "disabled") node[key] = !!props[key];
-      else node.setAttribute(key, String(props[key]));
-    });
-    for (var i = 2; i < arguments.length; i++) {
-      var child = arguments[i];
-      if (child === null || child === undefined || child === false) continue;
-      node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
-    }
-    return node;
-  }
+  // DOM helpers shared with the jobs pages (their script is loaded first by index.html).
+  var $ = window.offbatchConsole.$;
+  var el = window.offbatchConsole.el;
 
   function showMessage(text) {
     var box = $("message");
