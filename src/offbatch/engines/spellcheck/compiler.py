@@ -4,7 +4,9 @@ Run through ``scripts/build_food_vocabulary.py`` (the one source of truth for th
 vocabularies); the engine never imports this module. The output is deterministic (sorted
 words, fixed compression level), so a test can rebuild it and compare bytes.
 
-File format: one JSON header line (format, lang, alphabet, bucket -> [offset, length]), then
+File format: one JSON header line (format, lang, alphabet, bucket -> [offset, length], and
+``targets``: the sorted typo targets, every known word that is trusted or common, which the
+engine indexes to skip the typo search where no target is near), then
 the buckets, each zlib-compressed: the words of the bucket as six NUL-separated sections of
 newline-separated lines: known words, join targets, trusted targets, common food words,
 foreign words, and
@@ -150,7 +152,8 @@ def compile_language(lang: str, classes: Classes) -> bytes:
         offset += len(blob)
     header = {"format": COMPILED_FORMAT, "lang": lang, "alphabet": classes.alphabet,
               "source": f"pyspellchecker {metadata.version('pyspellchecker')} + food_words_{lang}.txt",
-              "buckets": index}
+              "buckets": index,
+              "targets": sorted((classes.trusted | classes.common) & classes.known)}
     return json.dumps(header, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode() + b"\n" + b"".join(blobs)
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from offbatch.engines.spellcheck.vocabulary import WORD, Vocabulary, lookup_key
@@ -169,6 +169,43 @@ def edits1(word: str, alphabet: str) -> set[str]:
     return (deletes | transposes | replaces | inserts) - {word}
 
 
+def is_edit1(word: str, other: str, alphabet: str) -> bool:
+    """``other in edits1(word, alphabet)``, decided without enumerating ``edits1``."""
+    n, m = len(word), len(other)
+    if n == m:
+        diffs = [i for i in range(n) if word[i] != other[i]]
+        if len(diffs) == 1:
+            return other[diffs[0]] in alphabet  # a replacement
+        return (len(diffs) == 2 and diffs[1] == diffs[0] + 1  # a transposition
+                and word[diffs[0]] == other[diffs[1]] and word[diffs[1]] == other[diffs[0]])
+    if abs(n - m) != 1:
+        return False
+    longer, shorter = (word, other) if n > m else (other, word)
+    i = 0  # the first difference: deleting there is a deletion that works if any does
+    while i < len(shorter) and longer[i] == shorter[i]:
+        i += 1
+    if longer[i + 1 :] != shorter[i:]:
+        return False
+    return n > m or other[i] in alphabet  # a deletion, or an insertion of a letter of the alphabet
+
+
+def typo_target(key: str, vocabulary: Vocabulary) -> str | None:
+    """What the unknown word ``key`` is a typo of, before the inflection and variant checks:
+    the one known word at edit distance 1 if it is a trusted target; among several, the one
+    common food word (reference: every string at distance 1 is looked up)."""
+    candidates = vocabulary.known_of(edits1(key, vocabulary.alphabet))
+    if len(candidates) == 1:
+        return candidates[0] if vocabulary.is_trusted_target(candidates[0]) else None
+    # Several known words are one edit away ("selt": "salt", "set", "sell"): only a word of
+    # the ingredient lists themselves, and only if it is the one such candidate.
+    common = [c for c in candidates if vocabulary.is_common(c)]
+    return common[0] if len(common) == 1 else None
+
+
+# ``typo_target`` or a faster function with the same results (fast.indexed_typo_target).
+TypoTargetFinder = Callable[[str, Vocabulary], "str | None"]
+
+
 def recase(target: str, like: str) -> str:
     """``target`` in the case of ``like``: UPPER, Capitalised or as is."""
     if like.isupper() and len(like) > 1:
@@ -178,10 +215,12 @@ def recase(target: str, like: str) -> str:
     return target
 
 
-def word_fix(word: str, vocabulary: Vocabulary, *, fix_typos: bool) -> tuple[str, str] | None:
+def word_fix(word: str, vocabulary: Vocabulary, *, fix_typos: bool,
+             target_of: TypoTargetFinder = typo_target) -> tuple[str, str] | None:
     """The (replacement, kind) for one pure-letter word out of context, or None.
 
     Depends only on the word and the vocabulary, so the engine may cache it per word.
+    ``target_of`` finds a typo's target (``typo_target`` or a function with its results).
     """
     key = lookup_key(word)
     lower, upper, title = word.islower(), word.isupper(), word.istitle()
@@ -207,14 +246,7 @@ def word_fix(word: str, vocabulary: Vocabulary, *, fix_typos: bool) -> tuple[str
         return None
     if len(key) < (MIN_LOWERCASE_TYPO_LENGTH if lower else MIN_TYPO_LENGTH):
         return None
-    candidates = vocabulary.known_of(edits1(key, vocabulary.alphabet))
-    if len(candidates) == 1:
-        choice = candidates[0] if vocabulary.is_trusted_target(candidates[0]) else None
-    else:
-        # Several known words are one edit away ("selt": "salt", "set", "sell"): only a word of
-        # the ingredient lists themselves, and only if it is the one such candidate.
-        common = [c for c in candidates if vocabulary.is_common(c)]
-        choice = common[0] if len(common) == 1 else None
+    choice = target_of(key, vocabulary)
     if choice is None or _is_inflection(key, choice) or _is_spelling_variant(key, choice):
         return None
     fixed = recase(choice, word)
@@ -253,15 +285,16 @@ def _is_spelling_variant(word: str, candidate: str) -> bool:
     return rewrite(word) == rewrite(candidate)
 
 
-def token_fix(token: str, vocabulary: Vocabulary, *, fix_typos: bool) -> tuple[str, str] | None:
+def token_fix(token: str, vocabulary: Vocabulary, *, fix_typos: bool,
+              target_of: TypoTargetFinder = typo_target) -> tuple[str, str] | None:
     """``word_fix`` for a token: a pure-letter word, or one marked as an allergen with
     underscores (``_gulten_`` -> ``_gluten_``: the word is fixed, the marks are kept)."""
     if WORD.fullmatch(token):
-        return word_fix(token, vocabulary, fix_typos=fix_typos)
+        return word_fix(token, vocabulary, fix_typos=fix_typos, target_of=target_of)
     inner = token.strip("_")
     if inner == token or not WORD.fullmatch(inner):
         return None
-    fix = word_fix(inner, vocabulary, fix_typos=fix_typos)
+    fix = word_fix(inner, vocabulary, fix_typos=fix_typos, target_of=target_of)
     if fix is None:
         return None
     start = token.index(inner)

@@ -16,6 +16,10 @@ Each word carries its classes (see docs/engines.md, "Vocabulary rule"):
 - **common**: a trusted target that is a seed word or seen in >= 5 distinct texts.
 - **foreign**: unknown here but frequent (>= 100) in another supported language; never "fixed".
 - **accent target**: the only known accented form of an unaccented word that is not known itself.
+
+The typo targets (known words that are trusted or common: a few hundred food words per
+language) are also listed in the header; ``typo_targets_near`` finds those a word may be one
+edit away from in a few lookups (see docs/engines.md, "Speed").
 """
 
 from __future__ import annotations
@@ -65,9 +69,10 @@ class Vocabulary:
             header = json.loads(data[: max(header_end, 0)])
         except ValueError:
             header = None
-        if not isinstance(header, dict) or header.get("format") != COMPILED_FORMAT or header.get("lang") != lang:
+        if (not isinstance(header, dict) or header.get("format") != COMPILED_FORMAT or header.get("lang") != lang
+                or not isinstance(header.get("targets"), list)):
             raise EngineError(
-                f"{path}: expected a {COMPILED_FORMAT} file for {lang!r}",
+                f"{path}: expected a {COMPILED_FORMAT} file for {lang!r} (with its typo targets)",
                 hint="rebuild it with: python scripts/build_food_vocabulary.py --compile-only",
             )
         self.lang = lang
@@ -76,6 +81,8 @@ class Vocabulary:
         self._index: dict[str, tuple[int, int]] = {k: (o, n) for k, (o, n) in header["buckets"].items()}
         self._flags: dict[str, dict[str, int]] = {}
         self._accents: dict[str, dict[str, str]] = {}
+        self._targets: list[str] = header["targets"]
+        self._target_index: dict[str, list[str]] | None = None
 
     def _load(self, bucket: str) -> dict[str, int]:
         span = self._index.get(bucket)
@@ -126,6 +133,28 @@ class Vocabulary:
             if flags.get(candidate, 0) & KNOWN:
                 known.append(candidate)
         return known
+
+    def typo_targets_near(self, key: str) -> set[str]:
+        """The typo targets (known words that are trusted or common) that may lie within one
+        edit of ``key``: a superset of those that do, in ``len(key) + 1`` lookups.
+
+        Symmetric deletes: a target one delete, transposition, replacement or insertion away
+        from ``key`` equals ``key``, or one of its one-letter deletes, after deleting at most one
+        letter of its own; the index maps each target and each of its deletes to the targets.
+        Built on first use (a few hundred targets: about a millisecond).
+        """
+        index = self._target_index
+        if index is None:
+            index = self._target_index = {}
+            for target in self._targets:
+                for probe in {target, *(target[:i] + target[i + 1 :] for i in range(len(target)))}:
+                    index.setdefault(probe, []).append(target)
+        near = set(index.get(key, ()))
+        for i in range(len(key)):
+            hits = index.get(key[:i] + key[i + 1 :])
+            if hits:
+                near.update(hits)
+        return near
 
     def is_known(self, key: str) -> bool:
         return self.flags(key) & KNOWN != 0
