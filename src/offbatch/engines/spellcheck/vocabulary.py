@@ -134,6 +134,11 @@ class Vocabulary:
                 known.append(candidate)
         return known
 
+    @property
+    def typo_targets(self) -> tuple[str, ...]:
+        """Every known word a typo may be corrected to (trusted or common), sorted."""
+        return tuple(self._targets)
+
     def typo_targets_near(self, key: str) -> set[str]:
         """The typo targets (known words that are trusted or common) that may lie within one
         edit of ``key``: a superset of those that do, in ``len(key) + 1`` lookups.
