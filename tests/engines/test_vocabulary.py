@@ -76,3 +76,38 @@ def test_fast_path_gives_the_reference_implementation_s_outputs():
         assert correction.correction == _reference(engine, item), item
         changed += correction.correction != item.text
     assert changed > 300  # the comparison covers many real edits, not only unchanged texts
+
+
+@pytest.mark.parametrize("lang", ["fr", "de"])
+def test_flags_of_every_word_are_its_classes_in_the_compiled_sections(lang):
+    # Foreign words are searched in their section's text rather than loaded into the dict:
+    # every word of every section still gets exactly the classes the compiler gave it.
+    import zlib
+
+    from offbatch.engines.spellcheck.vocabulary import (
+        COMMON,
+        FOREIGN,
+        JOIN_TARGET,
+        KNOWN,
+        SECTIONS,
+        TRUSTED,
+    )
+
+    vocabulary = load_vocabulary(lang, vocabulary_dir=DEFAULT_VOCABULARY_DIR)
+    expected: dict[str, int] = {}
+    for offset, length in vocabulary._index.values():
+        sections = zlib.decompress(vocabulary._data[offset : offset + length]).decode().split("\0")
+        assert len(sections) == len(SECTIONS)
+        for section, flag in zip(sections, (KNOWN, JOIN_TARGET, TRUSTED, COMMON, FOREIGN), strict=False):
+            for word in filter(None, section.split("\n")):
+                expected[word] = expected.get(word, 0) | flag
+    assert sum(1 for f in expected.values() if f == FOREIGN) > 10_000
+    assert all(vocabulary.flags(word) == flags for word, flags in expected.items())
+    for unknown in ("", "qqqq", "zzzzzz", "sucre\nfleur"):
+        assert unknown in expected or vocabulary.flags(unknown) == 0
+
+
+def test_a_word_frequent_in_another_language_is_foreign_not_known():
+    vocabulary = load_vocabulary("en", vocabulary_dir=DEFAULT_VOCABULARY_DIR)
+    assert vocabulary.is_foreign("fleur") and not vocabulary.is_known("fleur")
+    assert vocabulary.is_known("flour") and not vocabulary.is_foreign("flour")

@@ -81,6 +81,10 @@ class Vocabulary:
         self._index: dict[str, tuple[int, int]] = {k: (o, n) for k, (o, n) in header["buckets"].items()}
         self._flags: dict[str, dict[str, int]] = {}
         self._accents: dict[str, dict[str, str]] = {}
+        # Per bucket, its foreign words as "\nword\n...\nword\n": as many words as the known
+        # ones, but only asked about for unknown words, so searched as text rather than made into
+        # a dict (that halves the cost of loading a bucket).
+        self._foreign: dict[str, str] = {}
         self._targets: list[str] = header["targets"]
         self._target_index: dict[str, list[str]] | None = None
 
@@ -88,6 +92,7 @@ class Vocabulary:
         span = self._index.get(bucket)
         flags: dict[str, int] = {}
         accents: dict[str, str] = {}
+        foreign = "\n"
         if span is not None:
             offset, length = span
             try:
@@ -97,19 +102,33 @@ class Vocabulary:
                     f"the compiled {self.lang!r} vocabulary is damaged (bucket {bucket!r}: {e})",
                     hint="rebuild it with: python scripts/build_food_vocabulary.py --compile-only",
                 ) from e
-            known, join, trusted, common, foreign, accent_lines = (
-                s.split("\n") if s else [] for s in sections
+            if len(sections) != len(SECTIONS):
+                raise EngineError(
+                    f"the compiled {self.lang!r} vocabulary is damaged (bucket {bucket!r}: "
+                    f"{len(sections)} sections, not {len(SECTIONS)})",
+                    hint="rebuild it with: python scripts/build_food_vocabulary.py --compile-only",
+                )
+            foreign = f"\n{sections[4]}\n"
+            known, join, trusted, common, accent_lines = (
+                s.split("\n") if s else [] for s in sections[:4] + sections[5:]
             )
             flags = dict.fromkeys(known, KNOWN)
-            for word in join:
-                flags[word] |= JOIN_TARGET
+            size = len(flags)
+            # Join targets are known words (tens of thousands: one update in C, not a loop).
+            flags.update(dict.fromkeys(join, KNOWN | JOIN_TARGET))
+            if len(flags) != size:
+                raise EngineError(
+                    f"the compiled {self.lang!r} vocabulary is damaged (bucket {bucket!r}: a join "
+                    "target that is not a known word)",
+                    hint="rebuild it with: python scripts/build_food_vocabulary.py --compile-only",
+                )
             for word in trusted:
                 flags[word] |= TRUSTED
             for word in common:
                 flags[word] |= COMMON
-            flags.update(dict.fromkeys(foreign, FOREIGN))
             accents = dict(line.split("\t", 1) for line in accent_lines)
         self._accents[bucket] = accents
+        self._foreign[bucket] = foreign
         self._flags[bucket] = flags
         return flags
 
@@ -118,7 +137,11 @@ class Vocabulary:
         flags = self._flags.get(bucket)
         if flags is None:
             flags = self._load(bucket)
-        return flags.get(key, 0)
+        found = flags.get(key)
+        if found is not None:
+            return found
+        # Foreign words are never known ones: searched only for a word not found above.
+        return FOREIGN if key and "\n" not in key and f"\n{key}\n" in self._foreign[bucket] else 0
 
     def known_of(self, candidates: Iterable[str]) -> list[str]:
         """The known words among ``candidates`` (typo candidates: hundreds per unknown word,
