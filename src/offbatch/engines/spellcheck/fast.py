@@ -10,11 +10,12 @@ occurrence, and only for the rare words that could be edited. The results are th
 from __future__ import annotations
 
 import re
-from itertools import accumulate
+from itertools import accumulate, compress
 
 from offbatch.engines.spellcheck.repair import (
     COMPOUND_LANGUAGES,
     Edit,
+    gap_kind,
     in_address,
     is_edit1,
     join_fix,
@@ -27,6 +28,7 @@ _SPLIT = re.compile(r"(\w+)")
 _SPACED_HYPHEN = re.compile(r"\s[-\u2010\u2011]|[-\u2010\u2011]\s")
 # Cached words per language before the cache is emptied (bounds memory on garbage-heavy data).
 MAX_CACHED_WORDS = 300_000
+_MINUS_ONE = -1
 
 # Per token: (is a pure-letter word, is an unknown piece for a join, its fix or None).
 _WordInfo = tuple[bool, bool, tuple[str, str] | None]
@@ -66,6 +68,7 @@ class FastRepairer:
         # (in German and Dutch, only if it has no spaced hyphen: those join known pieces too).
         self._inert: set[str] = set()
         self._joins: dict[tuple[str, str, str], tuple[str, str] | None] = {}
+        self._joinable_gaps: dict[str, bool] = {}  # gap -> whether a split word can have it
 
     def _info(self, word: str) -> _WordInfo:
         if len(self._words) >= MAX_CACHED_WORDS:
@@ -82,6 +85,12 @@ class FastRepairer:
         if fix is None and not info[1]:
             self._inert.add(word)
         return info
+
+    def _joinable(self, gap: str) -> bool:
+        if len(self._joinable_gaps) >= MAX_CACHED_WORDS:
+            self._joinable_gaps.clear()
+        can_join = self._joinable_gaps[gap] = gap_kind(gap) is not None
+        return can_join
 
     def _join(self, first: str, gap: str, second: str) -> tuple[str, str] | None:
         key = (first, gap, second)
@@ -109,9 +118,13 @@ class FastRepairer:
         else:
             # Only a non-inert token can change or be part of a join, as the piece on its left
             # or its right: the other positions are skipped, with the same result as visiting.
-            live = [k for k, w in enumerate(tokens) if w not in inert]
-            positions = sorted({p for k in live for p in (k - 1, k) if p >= 0})
+            # The positions of the non-inert tokens, found in C (no Python loop over every
+            # token), and the position before each (-1 is skipped below: it is < free).
+            live = list(compress(range(n), map(set(tokens).difference(inert).__contains__, tokens)))
+            positions = sorted(set(live).union(map(_MINUS_ONE.__add__, live)))
         words = self._words
+        joinable = self._joinable_gaps
+        compounds = self._compounds
         found: list[tuple[int, int, str, str]] = []  # (first token, last token, replacement, kind)
         free = 0  # the first token not consumed by a join
         for i in positions:
@@ -120,12 +133,16 @@ class FastRepairer:
             w1 = tokens[i]
             is_word, unknown, fix = words.get(w1) or self._info(w1)
             if is_word and i + 1 < n:
+                gap = parts[2 * i + 2]
+                can_join = joinable.get(gap)
+                if can_join is None:
+                    can_join = self._joinable(gap)
                 w2 = tokens[i + 1]
                 next_is_word, next_unknown, _ = words.get(w2) or self._info(w2)
-                gap = parts[2 * i + 2]
-                # join_fix refuses unless a piece is unknown (or, in compound languages, the
-                # gap has a hyphen); check that first, it is cached or cheap.
-                if next_is_word and (unknown or next_unknown or (self._compounds and "-" in gap)):
+                # join_fix refuses unless the gap is a split's (most are ", " or "'") and a
+                # piece is unknown (or, in compound languages, the gap has a hyphen); check that
+                # first, it is cached or cheap.
+                if can_join and next_is_word and (unknown or next_unknown or (compounds and "-" in gap)):
                     joined = self._join(w1, gap, w2)
                     if joined is not None:
                         found.append((i, i + 1, joined[0], joined[1]))
