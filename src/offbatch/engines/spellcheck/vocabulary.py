@@ -133,15 +133,19 @@ class Vocabulary:
         return flags
 
     def flags(self, key: str) -> int:
+        found = self._known_flags(key)
+        if found:
+            return found
+        # Foreign words are never known ones: searched only for a word not found above.
+        return FOREIGN if key and "\n" not in key and f"\n{key}\n" in self._foreign[key[:2]] else 0
+
+    def _known_flags(self, key: str) -> int:
+        """``flags`` of a known word, 0 for any other (no search of the foreign words)."""
         bucket = key[:2]
         flags = self._flags.get(bucket)
         if flags is None:
             flags = self._load(bucket)
-        found = flags.get(key)
-        if found is not None:
-            return found
-        # Foreign words are never known ones: searched only for a word not found above.
-        return FOREIGN if key and "\n" not in key and f"\n{key}\n" in self._foreign[bucket] else 0
+        return flags.get(key, 0)
 
     def known_of(self, candidates: Iterable[str]) -> list[str]:
         """The known words among ``candidates`` (typo candidates: hundreds per unknown word,
@@ -185,16 +189,16 @@ class Vocabulary:
         return near
 
     def is_known(self, key: str) -> bool:
-        return self.flags(key) & KNOWN != 0
+        return self._known_flags(key) & KNOWN != 0
 
     def is_join_target(self, key: str) -> bool:
-        return self.flags(key) & JOIN_TARGET != 0
+        return self._known_flags(key) & JOIN_TARGET != 0
 
     def is_trusted_target(self, key: str) -> bool:
-        return self.flags(key) & TRUSTED != 0
+        return self._known_flags(key) & TRUSTED != 0
 
     def is_common(self, key: str) -> bool:
-        return self.flags(key) & COMMON != 0
+        return self._known_flags(key) & COMMON != 0
 
     def is_foreign(self, key: str) -> bool:
         return self.flags(key) & FOREIGN != 0
