@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from offbatch.engines.spellcheck.fast import indexed_typo_target
+from offbatch.engines.spellcheck.fast import indexed_typo_target, known_within_1
 from offbatch.engines.spellcheck.repair import edits1, is_edit1, typo_target
 from offbatch.engines.spellcheck.vocabulary import (
     DEFAULT_VOCABULARY_DIR,
@@ -77,3 +77,15 @@ def test_indexed_typo_target_gives_the_full_search_s_answer_on_noised_words(lang
         outcomes["corrected" if expected else "refused"] += 1
     # The comparison covers both answers, not only refusals.
     assert outcomes["corrected"] >= len(vocabulary.typo_targets) and outcomes["refused"] >= 10, outcomes
+
+
+@given(data=st.data(), lang=st.sampled_from(SUPPORTED_LANGUAGES))
+@settings(max_examples=200, deadline=None)
+def test_known_within_1_is_the_known_words_among_edits1(data, lang):
+    vocabulary = VOCABULARIES[lang]
+    rng = random.Random(data.draw(st.integers(0, 2**32)))
+    word = data.draw(st.sampled_from(vocabulary.typo_targets + ("a", "ab", "abc", "eau", "sel", "zz")))
+    key = _noised(rng, vocabulary, word) if data.draw(st.booleans()) else word
+    found = known_within_1(key, vocabulary)
+    assert len(found) == len(set(found))
+    assert set(found) == set(vocabulary.known_of(edits1(key, vocabulary.alphabet)))

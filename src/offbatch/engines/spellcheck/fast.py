@@ -15,12 +15,13 @@ from itertools import accumulate, compress
 from offbatch.engines.spellcheck.repair import (
     COMPOUND_LANGUAGES,
     Edit,
+    choose_typo_target,
+    edits1,
     gap_kind,
     in_address,
     is_edit1,
     join_fix,
     token_fix,
-    typo_target,
 )
 from offbatch.engines.spellcheck.vocabulary import WORD, Vocabulary, lookup_key
 
@@ -54,7 +55,33 @@ def indexed_typo_target(key: str, vocabulary: Vocabulary) -> str | None:
     target = near[0]
     if vocabulary.is_common(target) and vocabulary.is_trusted_target(target):
         return target
-    return typo_target(key, vocabulary)
+    return choose_typo_target(known_within_1(key, vocabulary), vocabulary)
+
+
+def known_within_1(key: str, vocabulary: Vocabulary) -> list[str]:
+    """``vocabulary.known_of(edits1(key, alphabet))`` as a set, in another order.
+
+    Edits after the first two letters keep ``key``'s bucket: they are matched against it in
+    one set operation; only the edits of the first two letters (about a fifth) are looked up
+    one by one.
+    """
+    alphabet = vocabulary.alphabet
+    if len(key) < 2:
+        return vocabulary.known_of(edits1(key, alphabet))
+    head, tail = key[:2], key[2:]
+    same_bucket = {head + edit for edit in edits1(tail, alphabet)}
+    first = head[:1]
+    head_edits = {head[1:], first}  # deletes
+    head_edits.update(c + head for c in alphabet)  # insertions before the first letter,
+    head_edits.update(first + c + head[1:] for c in alphabet)  # before the second,
+    head_edits.update(c + head[1:] for c in alphabet)  # replacements of the first,
+    head_edits.update(first + c for c in alphabet)  # of the second
+    head_edits = {edit + tail for edit in head_edits}
+    head_edits.add(head[1] + head[0] + tail)  # transpositions
+    if tail:
+        head_edits.add(first + tail[0] + head[1] + tail[1:])
+    head_edits.discard(key)
+    return [*vocabulary.known_in_bucket(head, same_bucket), *vocabulary.known_of(head_edits - same_bucket)]
 
 
 class FastRepairer:

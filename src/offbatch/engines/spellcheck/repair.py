@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from offbatch.engines.spellcheck.vocabulary import WORD, Vocabulary, lookup_key
@@ -193,7 +193,11 @@ def typo_target(key: str, vocabulary: Vocabulary) -> str | None:
     """What the unknown word ``key`` is a typo of, before the inflection and variant checks:
     the one known word at edit distance 1 if it is a trusted target; among several, the one
     common food word (reference: every string at distance 1 is looked up)."""
-    candidates = vocabulary.known_of(edits1(key, vocabulary.alphabet))
+    return choose_typo_target(vocabulary.known_of(edits1(key, vocabulary.alphabet)), vocabulary)
+
+
+def choose_typo_target(candidates: Sequence[str], vocabulary: Vocabulary) -> str | None:
+    """``typo_target``'s rule on the known words at edit distance 1 (in any order)."""
     if len(candidates) == 1:
         return candidates[0] if vocabulary.is_trusted_target(candidates[0]) else None
     # Several known words are one edit away ("selt": "salt", "set", "sell"): only a word of

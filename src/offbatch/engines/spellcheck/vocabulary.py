@@ -136,7 +136,8 @@ class Vocabulary:
         found = self._known_flags(key)
         if found:
             return found
-        # Foreign words are never known ones: searched only for a word not found above.
+        # Foreign words are never known ones (and are not in the bucket's dict, which holds
+        # only known words): searched only for a word not found above.
         return FOREIGN if key and "\n" not in key and f"\n{key}\n" in self._foreign[key[:2]] else 0
 
     def _known_flags(self, key: str) -> int:
@@ -165,6 +166,14 @@ class Vocabulary:
     def typo_targets(self) -> tuple[str, ...]:
         """Every known word a typo may be corrected to (trusted or common), sorted."""
         return tuple(self._targets)
+
+    def known_in_bucket(self, bucket: str, candidates: set[str]) -> set[str]:
+        """The known words among ``candidates``, which all start with ``bucket``: one set
+        operation in C (every word in a bucket's dict is a known word)."""
+        flags = self._flags.get(bucket)
+        if flags is None:
+            flags = self._load(bucket)
+        return candidates & flags.keys()
 
     def typo_targets_near(self, key: str) -> set[str]:
         """The typo targets (known words that are trusted or common) that may lie within one
