@@ -96,14 +96,14 @@ def measure(name: str, items: list[SpellcheckInput]) -> bool:
     rate = len(items) / elapsed
     met = rate >= TARGET_ROWS_PER_S
     print(f"{name}: {len(items):,} rows, {words:,} words in {elapsed:.2f} CPU s = {rate:,.0f} rows/s, "
-          f"{words / elapsed:,.0f} words/s; {changed:,} rows changed")
+          f"{words / elapsed:,.0f} words/s; {changed:,} rows changed", flush=True)
     print(f"  floor (tokenizing only): {len(items) / floor:,.0f} rows/s; engine/floor {elapsed / floor:.1f}x; "
-          f"target >= {TARGET_ROWS_PER_S:,} rows/s: {'met' if met else 'NOT met'}")
+          f"target >= {TARGET_ROWS_PER_S:,} rows/s: {'met' if met else 'NOT met'}", flush=True)
     started = time.process_time()
     fresh = CpuSpellcheckEngine()
     mismatches = sum(reference(fresh, i) != c.correction for i, c in zip(items, corrections, strict=True))
     print(f"  reference implementation: {len(items) / (time.process_time() - started):,.0f} rows/s; "
-          f"outputs identical to the fast path: {'yes' if not mismatches else f'NO, {mismatches} rows differ'}")
+          f"outputs identical to the fast path: {'yes' if not mismatches else f'NO, {mismatches} rows differ'}", flush=True)
     return not mismatches
 
 
