@@ -62,7 +62,7 @@ def indexed_typo_target(key: str, vocabulary: Vocabulary) -> str | None:
 
 
 def known_within_1(key: str, vocabulary: Vocabulary) -> list[str]:
-    """``vocabulary.known_of(edits1(key, alphabet))`` as a set, in another order.
+    """The words of ``vocabulary.known_of(edits1(key, alphabet))``, in another order.
 
     Edits after the first two letters keep ``key``'s bucket: they are matched against it in
     one set operation; only the edits of the first two letters (about a fifth) are looked up
