@@ -111,3 +111,18 @@ def test_a_word_frequent_in_another_language_is_foreign_not_known():
     vocabulary = load_vocabulary("en", vocabulary_dir=DEFAULT_VOCABULARY_DIR)
     assert vocabulary.is_foreign("fleur") and not vocabulary.is_known("fleur")
     assert vocabulary.is_known("flour") and not vocabulary.is_foreign("flour")
+
+
+def test_a_compiled_file_without_its_typo_targets_is_a_clear_engine_error(tmp_path):
+    # A file compiled before the typo targets were added to the header must be rebuilt.
+    import json
+
+    shutil.copytree(DEFAULT_VOCABULARY_DIR, tmp_path / "data")
+    path = compiled_path(tmp_path / "data", "en")
+    header, _, rest = path.read_bytes().partition(b"\n")
+    fields = json.loads(header)
+    del fields["targets"]
+    path.write_bytes(json.dumps(fields).encode() + b"\n" + rest)
+    with pytest.raises(EngineError, match="typo targets") as raised:
+        CpuSpellcheckEngine(vocabulary_dir=tmp_path / "data").correct([SpellcheckInput("sugar", "en")])
+    assert "--compile-only" in (raised.value.hint or "")

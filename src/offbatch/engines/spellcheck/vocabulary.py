@@ -70,7 +70,8 @@ class Vocabulary:
         except ValueError:
             header = None
         if (not isinstance(header, dict) or header.get("format") != COMPILED_FORMAT or header.get("lang") != lang
-                or not isinstance(header.get("targets"), list)):
+                or not isinstance(header.get("targets"), list)
+                or not all(isinstance(t, str) and t for t in header["targets"])):
             raise EngineError(
                 f"{path}: expected a {COMPILED_FORMAT} file for {lang!r} (with its typo targets)",
                 hint="rebuild it with: python scripts/build_food_vocabulary.py --compile-only",
