@@ -63,6 +63,16 @@ def damerau_distance(a: str, b: str) -> int:
     return d[len(a)][len(b)]
 
 
+def one_ocr_confusion(a: str, b: str) -> bool:
+    """``b`` is ``a`` with one two-letter OCR confusion undone ("abncots" -> "abricots")."""
+    pairs = [("rn", "m"), ("cl", "d"), ("ri", "n"), ("vv", "w")]
+    return any(
+        a[:i] + target + a[i + len(source):] == b
+        for x, y in pairs for source, target in ((x, y), (y, x))
+        for i in range(len(a)) if a.startswith(source, i)
+    )
+
+
 def test_registry_builds_the_engine_without_arguments():
     engine = load_engine("cpu")
     assert isinstance(engine, CpuSpellcheckEngine)
@@ -247,7 +257,7 @@ def test_is_deterministic_across_instances(sample_texts):
     first, second = CpuSpellcheckEngine(), CpuSpellcheckEngine()
     assert first.correct(items) == second.correct(items)
     assert first.version == second.version
-    assert re.fullmatch(r"cpu-spellcheck-2\+[0-9a-f]{10}", first.version)
+    assert re.fullmatch(r"cpu-spellcheck-3\+[0-9a-f]{10}", first.version)
 
 
 def test_version_changes_when_the_vocabulary_changes(tmp_path):
@@ -298,7 +308,7 @@ def test_sample_changes_are_only_documented_repairs(engine, sample_texts):
                 assert not engine.vocabulary(lang).is_known(key)
                 assert engine.vocabulary(lang).is_join_target(fixed)
                 if edit.kind == TYPO:
-                    assert damerau_distance(key, fixed) == 1
+                    assert damerau_distance(key, fixed) == 1 or one_ocr_confusion(key, fixed)
     # Conservative: a handful of texts, not a rewrite of the sample (19 at the time of writing).
     assert 1 <= changed <= 0.05 * len(items)
 

@@ -13,7 +13,6 @@ import re
 from itertools import accumulate
 
 from offbatch.engines.spellcheck.repair import (
-    COMPOUND_LANGUAGES,
     TOKEN,
     Edit,
     in_address,
@@ -24,6 +23,13 @@ from offbatch.engines.spellcheck.vocabulary import WORD, Vocabulary, lookup_key
 
 _SPLIT = re.compile(r"(\w+)")
 _SPACED_HYPHEN = re.compile(r"\s[-\u2010\u2011]|[-\u2010\u2011]\s")
+_HYPHENS = frozenset("-\u2010\u2011")
+
+
+def _has_hyphen(gap: str) -> bool:
+    return not _HYPHENS.isdisjoint(gap)
+
+
 # Cached words per language before the cache is emptied (bounds memory on garbage-heavy data).
 MAX_CACHED_WORDS = 300_000
 
@@ -36,10 +42,9 @@ class FastRepairer:
         self._vocabulary = vocabulary
         self._fix_typos = fix_typos
         self._words: dict[str, _WordInfo] = {}
-        self._compounds = vocabulary.lang in COMPOUND_LANGUAGES
         # Tokens that can take part in no edit: no fix of their own, and (being known words or
         # not words at all) never a piece a join needs. A text made only of these is unchanged
-        # (in German and Dutch, only if it has no spaced hyphen: those join known pieces too).
+        # if it has no spaced hyphen (those join known pieces too: "vine - gar", "Weizen - mehl").
         self._inert: set[str] = set()
         self._joins: dict[tuple[str, str, str], tuple[str, str] | None] = {}
 
@@ -71,7 +76,7 @@ class FastRepairer:
     def edits(self, text: str) -> list[Edit]:
         inert = self._inert
         # Most texts hold only inert tokens: one regex pass and one set operation, both in C.
-        spaced_hyphen = self._compounds and _SPACED_HYPHEN.search(text) is not None
+        spaced_hyphen = _SPACED_HYPHEN.search(text) is not None
         if inert.issuperset(TOKEN.findall(text)) and not spaced_hyphen:
             return []
         # [gap, token, gap, token, ..., gap], split in C; offsets only where an edit is made.
@@ -97,9 +102,9 @@ class FastRepairer:
                 w2 = tokens[i + 1]
                 next_is_word, next_unknown, _ = words.get(w2) or self._info(w2)
                 gap = parts[2 * i + 2]
-                # join_fix refuses unless a piece is unknown (or, in compound languages, the
-                # gap has a hyphen); check that first, it is cached or cheap.
-                if next_is_word and (unknown or next_unknown or (self._compounds and "-" in gap)):
+                # join_fix refuses unless a piece is unknown or the gap has a hyphen; check that
+                # first, it is cached or cheap.
+                if next_is_word and (unknown or next_unknown or _has_hyphen(gap)):
                     joined = self._join(w1, gap, w2)
                     if joined is not None:
                         found.append((i, i + 1, joined[0], joined[1]))

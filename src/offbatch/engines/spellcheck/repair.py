@@ -30,6 +30,8 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from offbatch.engines.spellcheck.vocabulary import JOIN_TARGET as JOIN_TARGET_FLAG
+from offbatch.engines.spellcheck.vocabulary import TRUSTED as TRUSTED_FLAG
 from offbatch.engines.spellcheck.vocabulary import WORD, Vocabulary, lookup_key
 
 HYPHEN_SPLIT = "hyphen-split"
@@ -40,12 +42,25 @@ TYPO = "typo"
 EDIT_KINDS = (HYPHEN_SPLIT, SPACE_SPLIT, CASE, ACCENT, TYPO)
 
 MIN_JOINED_LENGTH = 5
-MIN_TYPO_LENGTH = 5
+MIN_TYPO_LENGTH = 4
 MIN_LOWERCASE_TYPO_LENGTH = 4
 MIN_CASE_LENGTH = 4
 MIN_ACCENT_LENGTH = 4
 # Longer runs are glued words or garbage; candidates would cost O(length * alphabet).
 MAX_TYPO_LENGTH = 30
+# A typo may go to any frequent word of its language (not only a food word) from this length.
+MIN_GENERAL_TYPO_LENGTH = 6
+JOIN_KNOWN_HYPHEN = True
+JOIN_ONE_KNOWN_SPACE = True
+FOOD_JOIN_COMMON = False
+DOUBLED_ENDING = True
+CHOOSE_TRUSTED = True
+# Letters of similar shape that OCR reads one for the other.
+SIMILAR_LETTERS = frozenset(frozenset(pair) for pair in (
+    "ec", "il", "oa", "uv", "nu", "hb", "tf", "ae", "ce", "oc", "lt", "ij", "rn", "ao", "ou", "eo"))
+# Two-letter shapes OCR reads as one letter and back (noise.py draws the same pairs).
+OCR_CONFUSIONS = (("rn", "m"), ("m", "rn"), ("cl", "d"), ("d", "cl"), ("ri", "n"), ("n", "ri"),
+                  ("vv", "w"), ("w", "vv"))
 # Languages whose words are glued into compounds ("Weizenmehl" = "Weizen" + "mehl").
 COMPOUND_LANGUAGES = frozenset({"de", "nl"})
 MIN_COMPOUND_PART = 4
@@ -134,10 +149,15 @@ def join_fix(first: str, gap: str, second: str, vocabulary: Vocabulary) -> tuple
         # German and Dutch nouns are glued: "Weizen - mehl" (a capitalised noun, then a spaced
         # hyphen and a lowercase piece) is a split compound even though both pieces are words.
         glued = vocabulary.lang in COMPOUND_LANGUAGES and not first.islower() and second.islower()
-        plausible = unknown_a or unknown_b or glued
+        plausible = unknown_a or unknown_b or glued or (JOIN_KNOWN_HYPHEN and _is_food_join(joined, vocabulary))
     else:
-        plausible = unknown_a and unknown_b
+        plausible = (unknown_a and unknown_b) or (
+            JOIN_ONE_KNOWN_SPACE and (unknown_a or unknown_b) and _is_food_join(joined, vocabulary))
     return (first + second, kind) if plausible else None
+
+
+def _is_food_join(joined: str, vocabulary: Vocabulary) -> bool:
+    return vocabulary.is_common(joined) if FOOD_JOIN_COMMON else vocabulary.is_trusted_target(joined)
 
 
 def join_edit(text: str, first: _Token, second: _Token, vocabulary: Vocabulary) -> Edit | None:
@@ -187,11 +207,14 @@ def word_fix(word: str, vocabulary: Vocabulary, *, fix_typos: bool) -> tuple[str
     lower, upper, title = word.islower(), word.isupper(), word.istitle()
     if not (lower or upper or title):
         # One stray capital inside a lowercase word ("suGar"). Names are mixed case on purpose
-        # ("McCain", "iPhone", "pH"): a capital first or second letter is never touched.
+        # ("McCain", "iPhone", "pH"): a capital first letter is never touched, a second one
+        # only in a food word.
         capitals = [i for i, c in enumerate(word) if c.isupper()]
-        if (len(word) >= MIN_CASE_LENGTH and len(capitals) == 1 and capitals[0] >= 2
-                and key == word.lower() and vocabulary.is_join_target(key)):
-            return key, CASE
+        if (len(word) >= MIN_CASE_LENGTH and len(capitals) == 1 and key == word.lower()
+                and vocabulary.is_join_target(key)):
+            # A capital second letter is a slip only in a food word ("gLuten"; not "iPhone").
+            if capitals[0] >= 2 or (capitals[0] == 1 and vocabulary.is_trusted_target(key)):
+                return key, CASE
         return None
     if vocabulary.flags(key) or is_compound(key, vocabulary):
         return None  # known, or frequent in another language, or a compound of known parts
@@ -207,18 +230,95 @@ def word_fix(word: str, vocabulary: Vocabulary, *, fix_typos: bool) -> tuple[str
         return None
     if len(key) < (MIN_LOWERCASE_TYPO_LENGTH if lower else MIN_TYPO_LENGTH):
         return None
-    candidates = vocabulary.known_of(edits1(key, vocabulary.alphabet))
-    if len(candidates) == 1:
-        choice = candidates[0] if vocabulary.is_trusted_target(candidates[0]) else None
-    else:
-        # Several known words are one edit away ("selt": "salt", "set", "sell"): only a word of
-        # the ingredient lists themselves, and only if it is the one such candidate.
-        common = [c for c in candidates if vocabulary.is_common(c)]
-        choice = common[0] if len(common) == 1 else None
-    if choice is None or _is_inflection(key, choice) or _is_spelling_variant(key, choice):
+    choice = typo_target(key, vocabulary)
+    if choice is None:
         return None
     fixed = recase(choice, word)
     return None if _accents_a_capital(word, fixed) else (fixed, TYPO)
+
+
+def typo_candidates(key: str, vocabulary: Vocabulary) -> list[str]:
+    """The known words at Damerau-Levenshtein distance 1 from ``key`` (an unknown word).
+
+    The one place typo candidates are generated: a faster search may replace it, as long as it
+    returns the same words (their order does not matter)."""
+    return vocabulary.known_of(edits1(key, vocabulary.alphabet))
+
+
+def ocr_candidates(key: str, vocabulary: Vocabulary) -> list[str]:
+    """The known words one OCR confusion of two letters away (``rn``/``m``, ``cl``/``d``,
+    ``ri``/``n``, ``vv``/``w``, both ways): distance 2 for plain edit distance."""
+    variants = set()
+    for source, target in OCR_CONFUSIONS:
+        start = key.find(source)
+        while start >= 0:
+            variants.add(key[:start] + target + key[start + len(source) :])
+            start = key.find(source, start + 1)
+    variants.discard(key)
+    return vocabulary.known_of(sorted(variants))
+
+
+def typo_target(key: str, vocabulary: Vocabulary) -> str | None:
+    """The word an unknown ``key`` is a typo of, or None when in doubt (see the module doc)."""
+    candidates = typo_candidates(key, vocabulary)
+    choice = _choose(key, candidates, vocabulary)
+    if choice is None and not any(vocabulary.is_join_target(c) for c in candidates):
+        # Two-letter OCR confusions only when no frequent word is one plain edit away.
+        ocr = [c for c in ocr_candidates(key, vocabulary) if _is_target(key, c, vocabulary)]
+        choice = ocr[0] if len(ocr) == 1 else None
+    if choice is None or _is_inflection(key, choice) or _is_spelling_variant(key, choice):
+        return None
+    return choice
+
+
+def _is_target(key: str, candidate: str, vocabulary: Vocabulary) -> bool:
+    """``candidate`` may replace ``key``: a trusted food word, or (for a word long enough that
+    a unique neighbour is rarely chance) any frequent word of the language."""
+    flags = vocabulary.flags(candidate)
+    if flags & TRUSTED_FLAG:
+        return True
+    return (bool(flags & JOIN_TARGET_FLAG) and len(key) >= MIN_GENERAL_TYPO_LENGTH
+            and _is_likely_slip(key, candidate))
+
+
+def _is_likely_slip(key: str, candidate: str) -> bool:
+    """``key`` -> ``candidate`` undoes a slip print and OCR make: a letter dropped or added, two
+    swapped, a two-letter OCR confusion, or a letter read as one of similar shape ("e"/"c").
+    Any other substitution ("oolong" -> "oblong") is left to food words."""
+    if len(key) != len(candidate):
+        return True
+    diffs = [i for i, (a, b) in enumerate(zip(key, candidate, strict=True)) if a != b]
+    if len(diffs) == 1:
+        i = diffs[0]
+        return frozenset((key[i], candidate[i])) in SIMILAR_LETTERS
+    return True  # a transposition, or a same-length two-letter OCR confusion ("ri" -> "m"?)
+
+
+def _choose(key: str, candidates: list[str], vocabulary: Vocabulary) -> str | None:
+    if len(candidates) == 1:
+        return candidates[0] if _is_target(key, candidates[0], vocabulary) else None
+    if not candidates:
+        return None
+    # A doubled letter is the commonest slip ("emulsifierr": "emulsifier", not "emulsifiers").
+    undoubled = [c for c in candidates if _drops_a_repeated_letter(key, c)]
+    if len(undoubled) == 1 and _is_target(key, undoubled[0], vocabulary):
+        return undoubled[0]
+    # Several known words are one edit away ("selt": "salt", "set", "sell"): only a word of
+    # the ingredient lists themselves, and only if it is the one such candidate.
+    common = [c for c in candidates if vocabulary.is_common(c)]
+    if len(common) == 1:
+        return common[0]
+    if not common and CHOOSE_TRUSTED:
+        trusted = [c for c in candidates if vocabulary.is_trusted_target(c)]
+        if len(trusted) == 1 and len(key) >= MIN_GENERAL_TYPO_LENGTH:
+            return trusted[0]
+    return None
+
+
+def _drops_a_repeated_letter(key: str, candidate: str) -> bool:
+    if len(candidate) != len(key) - 1:
+        return False
+    return any(key[i] == key[i + 1] and key[:i] + key[i + 1 :] == candidate for i in range(len(key) - 1))
 
 
 def _accents_a_capital(word: str, fixed: str) -> bool:
@@ -236,12 +336,17 @@ _INFLECTION_ENDINGS = ("s", "x", "e")
 # "centre"/"center", "travelled"/"traveled") are both right: refused when the pair is equal
 # after this rewrite.
 _VARIANT_REWRITES = (("our", "or"), ("ise", "ize"), ("isa", "iza"), ("yse", "yze"),
-                     ("tre", "ter"), ("ll", "l"), ("ae", "e"), ("oe", "e"))
+                     ("tre", "ter"), ("lled", "led"), ("lling", "ling"), ("ller", "ler"),
+                     ("ae", "e"), ("oe", "e"))
 
 
 def _is_inflection(word: str, candidate: str) -> bool:
     longer, shorter = (word, candidate) if len(word) > len(candidate) else (candidate, word)
-    return longer[:-1] == shorter and longer[-1] in _INFLECTION_ENDINGS
+    if longer[:-1] != shorter or longer[-1] not in _INFLECTION_ENDINGS:
+        return False
+    # "vegetablee" doubles the last letter: a slip, not a feminine form (which "ee" never is
+    # where the shorter word already ends in "e").
+    return not (DOUBLED_ENDING and word == longer and len(word) > 2 and word[-1] == word[-2])
 
 
 def _is_spelling_variant(word: str, candidate: str) -> bool:
