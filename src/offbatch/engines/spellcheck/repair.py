@@ -50,11 +50,14 @@ MIN_ACCENT_LENGTH = 4
 MAX_TYPO_LENGTH = 30
 # A typo may go to any frequent word of its language (not only a food word) from this length.
 MIN_GENERAL_TYPO_LENGTH = 6
+UNDOUBLE_ANY = True
 JOIN_KNOWN_HYPHEN = True
 JOIN_ONE_KNOWN_SPACE = True
 FOOD_JOIN_COMMON = False
 DOUBLED_ENDING = True
 CHOOSE_TRUSTED = True
+STRICT_DELETE = True
+MIN_LIKELY_CHOICE_LENGTH = 5
 # Letters of similar shape that OCR reads one for the other.
 SIMILAR_LETTERS = frozenset(frozenset(pair) for pair in (
     "ec", "il", "oa", "uv", "nu", "hb", "tf", "ae", "ce", "oc", "lt", "ij", "rn", "ao", "ou", "eo"))
@@ -64,6 +67,7 @@ OCR_CONFUSIONS = (("rn", "m"), ("m", "rn"), ("cl", "d"), ("d", "cl"), ("ri", "n"
 # Languages whose words are glued into compounds ("Weizenmehl" = "Weizen" + "mehl").
 COMPOUND_LANGUAGES = frozenset({"de", "nl"})
 MIN_COMPOUND_PART = 4
+MIN_RARE_JOIN_LENGTH = 6
 
 # Any \w run is a token; only pure-letter tokens (WORD) are ever edited, so digits, E-numbers
 # ("E322", "e-162" is "e" + "162") and underscore-marked allergens ("_lait_") stay as they are.
@@ -141,10 +145,12 @@ def join_fix(first: str, gap: str, second: str, vocabulary: Vocabulary) -> tuple
     joined = a + b
     if len(joined) < MIN_JOINED_LENGTH:
         return None
-    if not vocabulary.is_join_target(joined) and not (kind == HYPHEN_SPLIT and is_compound(joined, vocabulary)):
-        return None
     unknown_a = _is_unknown_piece(a, vocabulary)
     unknown_b = _is_unknown_piece(b, vocabulary)
+    if not vocabulary.is_join_target(joined) and not (kind == HYPHEN_SPLIT and (
+            is_compound(joined, vocabulary)
+            or (len(joined) >= MIN_RARE_JOIN_LENGTH and (unknown_a or unknown_b) and vocabulary.is_known(joined)))):
+        return None
     if kind == HYPHEN_SPLIT:
         # German and Dutch nouns are glued: "Weizen - mehl" (a capitalised noun, then a spaced
         # hyphen and a lowercase piece) is a split compound even though both pieces are words.
@@ -277,14 +283,20 @@ def _is_target(key: str, candidate: str, vocabulary: Vocabulary) -> bool:
     flags = vocabulary.flags(candidate)
     if flags & TRUSTED_FLAG:
         return True
-    return (bool(flags & JOIN_TARGET_FLAG) and len(key) >= MIN_GENERAL_TYPO_LENGTH
-            and _is_likely_slip(key, candidate))
+    if not flags & JOIN_TARGET_FLAG:
+        return False
+    if UNDOUBLE_ANY and _drops_a_repeated_letter(key, candidate):
+        return True
+    return len(key) >= MIN_GENERAL_TYPO_LENGTH and _is_likely_slip(key, candidate)
 
 
 def _is_likely_slip(key: str, candidate: str) -> bool:
     """``key`` -> ``candidate`` undoes a slip print and OCR make: a letter dropped or added, two
     swapped, a two-letter OCR confusion, or a letter read as one of similar shape ("e"/"c").
     Any other substitution ("oolong" -> "oblong") is left to food words."""
+    if len(key) == len(candidate) + 1:
+        # A letter added: a doubled one ("sullfur"), rarely another ("Escallion" is no typo).
+        return _drops_a_repeated_letter(key, candidate) or not STRICT_DELETE
     if len(key) != len(candidate):
         return True
     diffs = [i for i, (a, b) in enumerate(zip(key, candidate, strict=True)) if a != b]
@@ -299,19 +311,27 @@ def _choose(key: str, candidates: list[str], vocabulary: Vocabulary) -> str | No
         return candidates[0] if _is_target(key, candidates[0], vocabulary) else None
     if not candidates:
         return None
-    # A doubled letter is the commonest slip ("emulsifierr": "emulsifier", not "emulsifiers").
-    undoubled = [c for c in candidates if _drops_a_repeated_letter(key, c)]
-    if len(undoubled) == 1 and _is_target(key, undoubled[0], vocabulary):
-        return undoubled[0]
     # Several known words are one edit away ("selt": "salt", "set", "sell"): only a word of
     # the ingredient lists themselves, and only if it is the one such candidate.
     common = [c for c in candidates if vocabulary.is_common(c)]
+    # A doubled letter is the commonest slip ("emulsifierr": "emulsifier", not "emulsifiers"),
+    # unless a food word is another reading ("whaat": "wheat", not "what").
+    undoubled = [c for c in candidates if _drops_a_repeated_letter(key, c)]
+    if (len(undoubled) == 1 and _is_target(key, undoubled[0], vocabulary)
+            and (not common or common == undoubled)):
+        return undoubled[0]
     if len(common) == 1:
         return common[0]
     if not common and CHOOSE_TRUSTED:
         trusted = [c for c in candidates if vocabulary.is_trusted_target(c)]
         if len(trusted) == 1 and len(key) >= MIN_GENERAL_TYPO_LENGTH:
             return trusted[0]
+    if not common and len(key) >= MIN_LIKELY_CHOICE_LENGTH:
+        # Only one frequent word is reached by a slip print and OCR make ("gvar": "guar" by
+        # u/v, not "gear", "gar" or "var").
+        likely = [c for c in candidates if vocabulary.is_join_target(c) and _is_likely_slip(key, c)]
+        if len(likely) == 1:
+            return likely[0]
     return None
 
 
