@@ -52,6 +52,7 @@ REFERENCE_FIXES = {
     "lactiquest": "lactiques", "émulsifant": "émulsifiant", "éolza": "colza", "buile": "huile",
     "épëississant": "épaississant", "emulsfier": "emulsifier", "abncots": "abricots",
     "poivrpn": "poivron", "Oienon": "Oignon", "atetier": "atelier", "butterroil": "butteroil",
+    "iol": "oil",
 }
 _FIXABLE = re.compile(r"\b(" + "|".join(REFERENCE_FIXES) + r")\b")
 

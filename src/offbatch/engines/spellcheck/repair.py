@@ -46,16 +46,19 @@ MIN_TYPO_LENGTH = 4
 MIN_LOWERCASE_TYPO_LENGTH = 4
 MIN_CASE_LENGTH = 4
 MIN_ACCENT_LENGTH = 4
+MIN_SHORT_TYPO_LENGTH = 3
 # Longer runs are glued words or garbage; candidates would cost O(length * alphabet).
 MAX_TYPO_LENGTH = 30
 # A typo may go to any frequent word of its language (not only a food word) from this length.
 MIN_GENERAL_TYPO_LENGTH = 6
+MIN_RARE_TARGET_LENGTH = 8
 UNDOUBLE_ANY = True
 JOIN_KNOWN_HYPHEN = True
 JOIN_ONE_KNOWN_SPACE = True
 FOOD_JOIN_COMMON = False
 DOUBLED_ENDING = True
 CHOOSE_TRUSTED = True
+OCR_COMMON = True
 STRICT_DELETE = True
 MIN_LIKELY_CHOICE_LENGTH = 5
 # Letters of similar shape that OCR reads one for the other.
@@ -235,8 +238,9 @@ def word_fix(word: str, vocabulary: Vocabulary, *, fix_typos: bool) -> tuple[str
     if not fix_typos or key != word.lower() or len(key) > MAX_TYPO_LENGTH:
         return None
     if len(key) < (MIN_LOWERCASE_TYPO_LENGTH if lower else MIN_TYPO_LENGTH):
-        return None
-    choice = typo_target(key, vocabulary)
+        choice = short_typo_target(key, vocabulary) if len(key) >= MIN_SHORT_TYPO_LENGTH else None
+    else:
+        choice = typo_target(key, vocabulary)
     if choice is None:
         return None
     fixed = recase(choice, word)
@@ -268,13 +272,24 @@ def typo_target(key: str, vocabulary: Vocabulary) -> str | None:
     """The word an unknown ``key`` is a typo of, or None when in doubt (see the module doc)."""
     candidates = typo_candidates(key, vocabulary)
     choice = _choose(key, candidates, vocabulary)
-    if choice is None and not any(vocabulary.is_join_target(c) for c in candidates):
-        # Two-letter OCR confusions only when no frequent word is one plain edit away.
+    if choice is None:
+        # Two-letter OCR confusions only when no frequent word is one plain edit away, or
+        # when they give the one food word ("skirn": "skim", not "skin" or "skirt").
         ocr = [c for c in ocr_candidates(key, vocabulary) if _is_target(key, c, vocabulary)]
-        choice = ocr[0] if len(ocr) == 1 else None
+        if len(ocr) == 1 and (not any(vocabulary.is_join_target(c) for c in candidates) or (
+                OCR_COMMON and vocabulary.is_common(ocr[0]) and not any(vocabulary.is_common(c) for c in candidates))):
+            choice = ocr[0]
     if choice is None or _is_inflection(key, choice) or _is_spelling_variant(key, choice):
         return None
     return choice
+
+
+def short_typo_target(key: str, vocabulary: Vocabulary) -> str | None:
+    """A 3-letter unknown word with a letter misread or two swapped ("Eua": "Eau", "saa":
+    "sea"), when exactly one common food word is such a reading of it."""
+    readings = [c for c in typo_candidates(key, vocabulary)
+                if len(c) == len(key) and vocabulary.is_common(c) and _is_likely_slip(key, c)]
+    return readings[0] if len(readings) == 1 else None
 
 
 def _is_target(key: str, candidate: str, vocabulary: Vocabulary) -> bool:
@@ -284,7 +299,8 @@ def _is_target(key: str, candidate: str, vocabulary: Vocabulary) -> bool:
     if flags & TRUSTED_FLAG:
         return True
     if not flags & JOIN_TARGET_FLAG:
-        return False
+        # A rare word, only for a long word with a doubled letter ("zonneblloemolie").
+        return len(key) >= MIN_RARE_TARGET_LENGTH and _drops_a_repeated_letter(key, candidate)
     if UNDOUBLE_ANY and _drops_a_repeated_letter(key, candidate):
         return True
     return len(key) >= MIN_GENERAL_TYPO_LENGTH and _is_likely_slip(key, candidate)
