@@ -5,18 +5,26 @@ path with the same results (engines/cpu.py; a test compares them). Kinds of edit
 against the vocabulary of the text's language (docs/engines.md has the full rules):
 
 - ``hyphen-split``: ``léci - thine`` -> ``lécithine`` (a hyphen with whitespace beside it, as
-  OCR leaves at line ends). Joined only when the joined word is a join target (or, in German and
-  Dutch, a compound of two join targets) and at least one piece is unknown on its own (in
-  German and Dutch, also ``Weizen - mehl``: a capitalised piece, then a lowercase one).
-- ``space-split``: ``émul sifiant`` -> ``émulsifiant``. Stricter: *both* pieces must be unknown.
-- ``case``: ``suGar`` -> ``sugar``: one stray capital (not the first two letters) inside a
-  lowercase word that is a join target.
+  OCR leaves at line ends). Joined when the joined word is a join target (or, in German and
+  Dutch, a compound of two join targets; or a known word of 6+ letters) and at least one piece
+  is unknown on its own; or, with both pieces known, when the joined word is a food word
+  (``vine - gar``) or, in German and Dutch, ``Weizen - mehl`` (a capitalised piece, then a
+  lowercase one).
+- ``space-split``: ``émul sifiant`` -> ``émulsifiant``. Stricter: both pieces unknown, or one
+  unknown and the joined word a food word (``oni on`` -> ``onion``; not ``extrait e``).
+- ``case``: ``suGar`` -> ``sugar``: one stray capital (not the first letter; the second only in
+  a food word, ``gLuten``) inside a lowercase word that is a join target.
 - ``accent``: ``creme`` -> ``crème``: an unknown word of 4+ letters whose only known accented
   form is a join target; never an accent on a capital letter (``Epices``, ``CELERI`` stay).
-- ``typo``: one word of at least 5 letters (4 if lowercase), unknown in its language and not a
-  frequent word of another supported language, with exactly one known word at edit distance 1,
-  which is a trusted target. Capitalised and UPPERCASE words are looked up case-folded and the
-  result re-cased. Off with ``fix_typos=False``.
+- ``typo``: one word of at least 4 letters (3 for a common food word one misread letter or
+  swap away: ``Eua`` -> ``Eau``), unknown in its language and not a frequent word of another
+  supported language. Candidates are the known words at edit distance 1 (``typo_candidates``)
+  and, failing those, one two-letter OCR confusion away (``skirn`` -> ``skim``). One is chosen
+  only when it is the single acceptable one (``typo_target``: a trusted food word, or from 6
+  letters a frequent word reached by a likely slip), preferring an undone doubled letter, then
+  the one common food word, then the one trusted food word, then the one frequent word reached
+  by a likely slip (``gvar`` -> ``guar``). Capitalised and UPPERCASE words are looked up
+  case-folded and the result re-cased. Off with ``fix_typos=False``.
 
 A word marked as an allergen (``_gulten_``) is fixed inside its marks. An edit only removes the
 gap of a split word or swaps one word: everything else (punctuation, ``_`` marks, numbers,
@@ -42,35 +50,31 @@ TYPO = "typo"
 EDIT_KINDS = (HYPHEN_SPLIT, SPACE_SPLIT, CASE, ACCENT, TYPO)
 
 MIN_JOINED_LENGTH = 5
-MIN_TYPO_LENGTH = 4
-MIN_LOWERCASE_TYPO_LENGTH = 4
+# A known word this long joined across a spaced hyphen need not be frequent ("natriumbicarbonaat").
+MIN_RARE_JOIN_LENGTH = 6
 MIN_CASE_LENGTH = 4
 MIN_ACCENT_LENGTH = 4
+MIN_TYPO_LENGTH = 4
+# 3-letter words: only to a common food word, by a similar-shape letter or a swap ("Eua").
 MIN_SHORT_TYPO_LENGTH = 3
 # Longer runs are glued words or garbage; candidates would cost O(length * alphabet).
 MAX_TYPO_LENGTH = 30
-# A typo may go to any frequent word of its language (not only a food word) from this length.
+# From this length a typo may go to any frequent word of its language, not only a food word
+# (by a likely slip), and a unique trusted food word wins among several candidates.
 MIN_GENERAL_TYPO_LENGTH = 6
-MIN_RARE_TARGET_LENGTH = 8
-UNDOUBLE_ANY = True
-JOIN_KNOWN_HYPHEN = True
-JOIN_ONE_KNOWN_SPACE = True
-FOOD_JOIN_COMMON = False
-DOUBLED_ENDING = True
-CHOOSE_TRUSTED = True
-OCR_COMMON = True
-STRICT_DELETE = True
+# From this length, the one frequent word a likely slip reaches wins among several candidates.
 MIN_LIKELY_CHOICE_LENGTH = 5
-# Letters of similar shape that OCR reads one for the other.
+# From this length, a doubled letter may be undone into a rare known word ("zonneblloemolie").
+MIN_RARE_TARGET_LENGTH = 8
+# Letters of similar shape that OCR reads one for the other (unordered pairs).
 SIMILAR_LETTERS = frozenset(frozenset(pair) for pair in (
-    "ec", "il", "oa", "uv", "nu", "hb", "tf", "ae", "ce", "oc", "lt", "ij", "rn", "ao", "ou", "eo"))
-# Two-letter shapes OCR reads as one letter and back (noise.py draws the same pairs).
+    "ec", "il", "oa", "uv", "nu", "hb", "tf", "ae", "oc", "lt", "ij", "rn", "ou", "eo"))
+# Two-letter shapes OCR reads as one letter, and the reverse.
 OCR_CONFUSIONS = (("rn", "m"), ("m", "rn"), ("cl", "d"), ("d", "cl"), ("ri", "n"), ("n", "ri"),
                   ("vv", "w"), ("w", "vv"))
 # Languages whose words are glued into compounds ("Weizenmehl" = "Weizen" + "mehl").
 COMPOUND_LANGUAGES = frozenset({"de", "nl"})
 MIN_COMPOUND_PART = 4
-MIN_RARE_JOIN_LENGTH = 6
 
 # Any \w run is a token; only pure-letter tokens (WORD) are ever edited, so digits, E-numbers
 # ("E322", "e-162" is "e" + "162") and underscore-marked allergens ("_lait_") stay as they are.
@@ -152,21 +156,21 @@ def join_fix(first: str, gap: str, second: str, vocabulary: Vocabulary) -> tuple
     unknown_b = _is_unknown_piece(b, vocabulary)
     if not vocabulary.is_join_target(joined) and not (kind == HYPHEN_SPLIT and (
             is_compound(joined, vocabulary)
+            # A spaced hyphen is strong evidence: a rare known word will do if a piece is unknown.
             or (len(joined) >= MIN_RARE_JOIN_LENGTH and (unknown_a or unknown_b) and vocabulary.is_known(joined)))):
         return None
+    # A food word (a trusted target: seed, or counted in ingredient texts and in the dictionary)
+    # is what the lists are made of: "vine - gar", "oni on" are split, "porte - feuille" and
+    # "extrait e" are not.
+    food = vocabulary.is_trusted_target(joined)
     if kind == HYPHEN_SPLIT:
         # German and Dutch nouns are glued: "Weizen - mehl" (a capitalised noun, then a spaced
         # hyphen and a lowercase piece) is a split compound even though both pieces are words.
         glued = vocabulary.lang in COMPOUND_LANGUAGES and not first.islower() and second.islower()
-        plausible = unknown_a or unknown_b or glued or (JOIN_KNOWN_HYPHEN and _is_food_join(joined, vocabulary))
+        plausible = unknown_a or unknown_b or glued or food
     else:
-        plausible = (unknown_a and unknown_b) or (
-            JOIN_ONE_KNOWN_SPACE and (unknown_a or unknown_b) and _is_food_join(joined, vocabulary))
+        plausible = (unknown_a and unknown_b) or ((unknown_a or unknown_b) and food)
     return (first + second, kind) if plausible else None
-
-
-def _is_food_join(joined: str, vocabulary: Vocabulary) -> bool:
-    return vocabulary.is_common(joined) if FOOD_JOIN_COMMON else vocabulary.is_trusted_target(joined)
 
 
 def join_edit(text: str, first: _Token, second: _Token, vocabulary: Vocabulary) -> Edit | None:
@@ -237,7 +241,7 @@ def word_fix(word: str, vocabulary: Vocabulary, *, fix_typos: bool) -> tuple[str
             return fixed, ACCENT
     if not fix_typos or key != word.lower() or len(key) > MAX_TYPO_LENGTH:
         return None
-    if len(key) < (MIN_LOWERCASE_TYPO_LENGTH if lower else MIN_TYPO_LENGTH):
+    if len(key) < MIN_TYPO_LENGTH:
         choice = short_typo_target(key, vocabulary) if len(key) >= MIN_SHORT_TYPO_LENGTH else None
     else:
         choice = typo_target(key, vocabulary)
@@ -277,7 +281,7 @@ def typo_target(key: str, vocabulary: Vocabulary) -> str | None:
         # when they give the one food word ("skirn": "skim", not "skin" or "skirt").
         ocr = [c for c in ocr_candidates(key, vocabulary) if _is_target(key, c, vocabulary)]
         if len(ocr) == 1 and (not any(vocabulary.is_join_target(c) for c in candidates) or (
-                OCR_COMMON and vocabulary.is_common(ocr[0]) and not any(vocabulary.is_common(c) for c in candidates))):
+                vocabulary.is_common(ocr[0]) and not any(vocabulary.is_common(c) for c in candidates))):
             choice = ocr[0]
     if choice is None or _is_inflection(key, choice) or _is_spelling_variant(key, choice):
         return None
@@ -301,8 +305,8 @@ def _is_target(key: str, candidate: str, vocabulary: Vocabulary) -> bool:
     if not flags & JOIN_TARGET_FLAG:
         # A rare word, only for a long word with a doubled letter ("zonneblloemolie").
         return len(key) >= MIN_RARE_TARGET_LENGTH and _drops_a_repeated_letter(key, candidate)
-    if UNDOUBLE_ANY and _drops_a_repeated_letter(key, candidate):
-        return True
+    if _drops_a_repeated_letter(key, candidate):
+        return True  # "ddes" -> "des"
     return len(key) >= MIN_GENERAL_TYPO_LENGTH and _is_likely_slip(key, candidate)
 
 
@@ -312,7 +316,7 @@ def _is_likely_slip(key: str, candidate: str) -> bool:
     Any other substitution ("oolong" -> "oblong") is left to food words."""
     if len(key) == len(candidate) + 1:
         # A letter added: a doubled one ("sullfur"), rarely another ("Escallion" is no typo).
-        return _drops_a_repeated_letter(key, candidate) or not STRICT_DELETE
+        return _drops_a_repeated_letter(key, candidate)
     if len(key) != len(candidate):
         return True
     diffs = [i for i, (a, b) in enumerate(zip(key, candidate, strict=True)) if a != b]
@@ -334,11 +338,11 @@ def _choose(key: str, candidates: list[str], vocabulary: Vocabulary) -> str | No
     # unless a food word is another reading ("whaat": "wheat", not "what").
     undoubled = [c for c in candidates if _drops_a_repeated_letter(key, c)]
     if (len(undoubled) == 1 and _is_target(key, undoubled[0], vocabulary)
-            and (not common or common == undoubled)):
+            and (not common or undoubled[0] in common)):
         return undoubled[0]
     if len(common) == 1:
         return common[0]
-    if not common and CHOOSE_TRUSTED:
+    if not common:
         trusted = [c for c in candidates if vocabulary.is_trusted_target(c)]
         if len(trusted) == 1 and len(key) >= MIN_GENERAL_TYPO_LENGTH:
             return trusted[0]
@@ -380,9 +384,8 @@ def _is_inflection(word: str, candidate: str) -> bool:
     longer, shorter = (word, candidate) if len(word) > len(candidate) else (candidate, word)
     if longer[:-1] != shorter or longer[-1] not in _INFLECTION_ENDINGS:
         return False
-    # "vegetablee" doubles the last letter: a slip, not a feminine form (which "ee" never is
-    # where the shorter word already ends in "e").
-    return not (DOUBLED_ENDING and word == longer and len(word) > 2 and word[-1] == word[-2])
+    # "vegetablee" doubles the last letter: a slip, not a feminine form or a plural.
+    return not (word == longer and word[-1] == word[-2])
 
 
 def _is_spelling_variant(word: str, candidate: str) -> bool:
