@@ -20,10 +20,10 @@ against the vocabulary of the text's language (docs/engines.md has the full rule
   swap away: ``Eua`` -> ``Eau``), unknown in its language and not a frequent word of another
   supported language. Candidates are the known words at edit distance 1 (``typo_candidates``)
   and, failing those, one two-letter OCR confusion away (``skirn`` -> ``skim``). One is chosen
-  only when it is the single acceptable one (``typo_target``: a trusted food word, or from 6
-  letters a frequent word reached by a likely slip), preferring an undone doubled letter, then
-  the one common food word, then the one trusted food word, then the one frequent word reached
-  by a likely slip (``gvar`` -> ``guar``). Capitalised and UPPERCASE words are looked up
+  only when it is the single acceptable one (``typo_target``: a trusted food word; from 5
+  letters a frequent word reached by a likely slip; never a rare word), preferring an undone
+  doubled letter, then the one common food word, then the one trusted food word, then the one
+  frequent word reached by a likely slip (``gvar`` -> ``guar``). Capitalised and UPPERCASE words are looked up
   case-folded and the result re-cased. Off with ``fix_typos=False``.
 
 A word marked as an allergen (``_gulten_``) is fixed inside its marks. An edit only removes the
@@ -61,11 +61,9 @@ MIN_SHORT_TYPO_LENGTH = 3
 MAX_TYPO_LENGTH = 30
 # From this length a typo may go to any frequent word of its language, not only a food word
 # (by a likely slip), and a unique trusted food word wins among several candidates.
-MIN_GENERAL_TYPO_LENGTH = 6
+MIN_GENERAL_TYPO_LENGTH = 5
 # From this length, the one frequent word a likely slip reaches wins among several candidates.
 MIN_LIKELY_CHOICE_LENGTH = 5
-# From this length, a doubled letter may be undone into a rare known word ("zonneblloemolie").
-MIN_RARE_TARGET_LENGTH = 8
 # Letters of similar shape that OCR reads one for the other (unordered pairs).
 SIMILAR_LETTERS = frozenset(frozenset(pair) for pair in (
     "ec", "il", "oa", "uv", "nu", "hb", "tf", "ae", "oc", "lt", "ij", "rn", "ou", "eo"))
@@ -303,8 +301,8 @@ def _is_target(key: str, candidate: str, vocabulary: Vocabulary) -> bool:
     if flags & TRUSTED_FLAG:
         return True
     if not flags & JOIN_TARGET_FLAG:
-        # A rare word, only for a long word with a doubled letter ("zonneblloemolie").
-        return len(key) >= MIN_RARE_TARGET_LENGTH and _drops_a_repeated_letter(key, candidate)
+        # Never a rare word: it is as often a variant ("Saccharin" is no typo of "Sacharin").
+        return False
     if _drops_a_repeated_letter(key, candidate):
         return True  # "ddes" -> "des"
     return len(key) >= MIN_GENERAL_TYPO_LENGTH and _is_likely_slip(key, candidate)
