@@ -23,13 +23,6 @@ from offbatch.engines.spellcheck.vocabulary import WORD, Vocabulary, lookup_key
 
 _SPLIT = re.compile(r"(\w+)")
 _SPACED_HYPHEN = re.compile(r"\s[-\u2010\u2011]|[-\u2010\u2011]\s")
-_HYPHENS = frozenset("-\u2010\u2011")
-
-
-def _has_hyphen(gap: str) -> bool:
-    return not _HYPHENS.isdisjoint(gap)
-
-
 # Cached words per language before the cache is emptied (bounds memory on garbage-heavy data).
 MAX_CACHED_WORDS = 300_000
 
@@ -76,20 +69,22 @@ class FastRepairer:
     def edits(self, text: str) -> list[Edit]:
         inert = self._inert
         # Most texts hold only inert tokens: one regex pass and one set operation, both in C.
-        spaced_hyphen = _SPACED_HYPHEN.search(text) is not None
-        if inert.issuperset(TOKEN.findall(text)) and not spaced_hyphen:
+        if inert.issuperset(TOKEN.findall(text)) and _SPACED_HYPHEN.search(text) is None:
             return []
         # [gap, token, gap, token, ..., gap], split in C; offsets only where an edit is made.
         parts = _SPLIT.split(text)
         tokens = parts[1::2]
         n = len(tokens)
-        if spaced_hyphen:
-            positions: range | list[int] = range(n)  # known pieces may join: look everywhere
-        else:
-            # Only a non-inert token can change or be part of a join, as the piece on its left
-            # or its right: the other positions are skipped, with the same result as visiting.
-            live = [k for k, w in enumerate(tokens) if w not in inert]
-            positions = sorted({p for k in live for p in (k - 1, k) if p >= 0})
+        # Only a non-inert token can change or be part of a join, as the piece on its left or
+        # its right, and only a spaced hyphen joins two known pieces: the other positions are
+        # skipped, with the same result as visiting them.
+        live = [k for k, w in enumerate(tokens) if w not in inert]
+        visit = {p for k in live for p in (k - 1, k) if p >= 0}
+        if "-" in text or "\u2010" in text or "\u2011" in text:
+            # parts[2 * k + 2] is the gap after token k; a bare "-" is a compound, never joined.
+            visit.update(k for k, gap in enumerate(parts[2:-1:2])
+                         if len(gap) > 1 and ("-" in gap or "\u2010" in gap or "\u2011" in gap))
+        positions = sorted(visit)
         words = self._words
         found: list[tuple[int, int, str, str]] = []  # (first token, last token, replacement, kind)
         free = 0  # the first token not consumed by a join
@@ -104,7 +99,8 @@ class FastRepairer:
                 gap = parts[2 * i + 2]
                 # join_fix refuses unless a piece is unknown or the gap has a hyphen; check that
                 # first, it is cached or cheap.
-                if next_is_word and (unknown or next_unknown or _has_hyphen(gap)):
+                if next_is_word and (unknown or next_unknown or "-" in gap or "\u2010" in gap
+                                     or "\u2011" in gap):
                     joined = self._join(w1, gap, w2)
                     if joined is not None:
                         found.append((i, i + 1, joined[0], joined[1]))

@@ -222,10 +222,9 @@ def word_fix(word: str, vocabulary: Vocabulary, *, fix_typos: bool) -> tuple[str
         # only in a food word.
         capitals = [i for i, c in enumerate(word) if c.isupper()]
         if (len(word) >= MIN_CASE_LENGTH and len(capitals) == 1 and key == word.lower()
-                and vocabulary.is_join_target(key)):
-            # A capital second letter is a slip only in a food word ("gLuten"; not "iPhone").
-            if capitals[0] >= 2 or (capitals[0] == 1 and vocabulary.is_trusted_target(key)):
-                return key, CASE
+                and vocabulary.is_join_target(key)
+                and (capitals[0] >= 2 or (capitals[0] == 1 and vocabulary.is_trusted_target(key)))):
+            return key, CASE
         return None
     if vocabulary.flags(key) or is_compound(key, vocabulary):
         return None  # known, or frequent in another language, or a compound of known parts
