@@ -232,6 +232,8 @@ def test_refuses_unlikely_slips_and_short_words(engine, text, lang):
         # one piece known across a space, joined into a food word
         ("salt, oni on flakes", "en", "salt, onion flakes"),
         ("pomme de te rre", "fr", "pomme de terre"),
+        # one unknown fragment of 3+ letters, joined into a frequent word
+        ("farine de lentill es corail", "fr", "farine de lentilles corail"),
         # a rare known word across a spaced hyphen when a piece is unknown
         ("E450, natriumbicarbo - naat, E503", "nl", "E450, natriumbicarbonaat, E503"),
         # a capital second letter inside a food word

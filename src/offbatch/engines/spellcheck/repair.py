@@ -11,7 +11,8 @@ against the vocabulary of the text's language (docs/engines.md has the full rule
   (``vine - gar``) or, in German and Dutch, ``Weizen - mehl`` (a capitalised piece, then a
   lowercase one).
 - ``space-split``: ``émul sifiant`` -> ``émulsifiant``. Stricter: both pieces unknown, or one
-  unknown and the joined word a food word (``oni on`` -> ``onion``; not ``extrait e``).
+  unknown and either the joined word a food word (``oni on`` -> ``onion``) or the unknown piece
+  a fragment of 3+ letters (``lentill es``; not the stray letter of ``extrait e``).
 - ``case``: ``suGar`` -> ``sugar``: one stray capital (not the first letter; the second only in
   a food word, ``gLuten``) inside a lowercase word that is a join target.
 - ``accent``: ``creme`` -> ``crème``: an unknown word of 4+ letters whose only known accented
@@ -50,6 +51,7 @@ TYPO = "typo"
 EDIT_KINDS = (HYPHEN_SPLIT, SPACE_SPLIT, CASE, ACCENT, TYPO)
 
 MIN_JOINED_LENGTH = 5
+MIN_FRAGMENT = 3
 # A known word this long joined across a spaced hyphen need not be frequent ("natriumbicarbonaat").
 MIN_RARE_JOIN_LENGTH = 6
 MIN_CASE_LENGTH = 4
@@ -167,7 +169,10 @@ def join_fix(first: str, gap: str, second: str, vocabulary: Vocabulary) -> tuple
         glued = vocabulary.lang in COMPOUND_LANGUAGES and not first.islower() and second.islower()
         plausible = unknown_a or unknown_b or glued or food
     else:
-        plausible = (unknown_a and unknown_b) or ((unknown_a or unknown_b) and food)
+        # One unknown piece: into a food word, or into any join target when the unknown piece
+        # is a fragment of 3+ letters ("lentill es"), not a stray letter ("extrait e").
+        fragment = (unknown_a and len(a) >= MIN_FRAGMENT) or (unknown_b and len(b) >= MIN_FRAGMENT)
+        plausible = (unknown_a and unknown_b) or ((unknown_a or unknown_b) and (food or fragment))
     return (first + second, kind) if plausible else None
 
 
