@@ -190,6 +190,7 @@ def test_leaves_capitals_names_and_short_words_alone(engine, text, lang):
         ("skirn milk, vvhite, rnalt", "en", "skim milk, white, malt"),
         ("SKIRN MILK, Vvhite", "en", "SKIM MILK, White"),
         ("abncots", "fr", "abricots"),
+        ("farine de leritilles", "fr", "farine de lentilles"),  # to a frequent, non-food word
         # a doubled letter undone, also at the end and where an inflection is also one edit away
         ("emulsifierr, vegetablee oil, sullfur dioxide", "en", "emulsifier, vegetable oil, sulfur dioxide"),
         ("ddes traces", "fr", "des traces"),

@@ -281,7 +281,7 @@ def typo_target(key: str, vocabulary: Vocabulary) -> str | None:
     if choice is None:
         # Two-letter OCR confusions only when no frequent word is one plain edit away, or
         # when they give the one food word ("skirn": "skim", not "skin" or "skirt").
-        ocr = [c for c in ocr_candidates(key, vocabulary) if _is_target(key, c, vocabulary)]
+        ocr = [c for c in ocr_candidates(key, vocabulary) if _is_target(key, c, vocabulary, ocr=True)]
         if len(ocr) == 1 and (not any(vocabulary.is_join_target(c) for c in candidates) or (
                 vocabulary.is_common(ocr[0]) and not any(vocabulary.is_common(c) for c in candidates))):
             choice = ocr[0]
@@ -298,9 +298,10 @@ def short_typo_target(key: str, vocabulary: Vocabulary) -> str | None:
     return readings[0] if len(readings) == 1 else None
 
 
-def _is_target(key: str, candidate: str, vocabulary: Vocabulary) -> bool:
+def _is_target(key: str, candidate: str, vocabulary: Vocabulary, *, ocr: bool = False) -> bool:
     """``candidate`` may replace ``key``: a trusted food word, or (for a word long enough that
-    a unique neighbour is rarely chance) any frequent word of the language."""
+    a unique neighbour is rarely chance) any frequent word of the language reached by a likely
+    slip; ``ocr``: ``candidate`` is a two-letter OCR confusion away, a likely slip itself."""
     flags = vocabulary.flags(candidate)
     if flags & TRUSTED_FLAG:
         return True
@@ -309,7 +310,7 @@ def _is_target(key: str, candidate: str, vocabulary: Vocabulary) -> bool:
         return False
     if _drops_a_repeated_letter(key, candidate):
         return True  # "ddes" -> "des"
-    return len(key) >= MIN_GENERAL_TYPO_LENGTH and _is_likely_slip(key, candidate)
+    return len(key) >= MIN_GENERAL_TYPO_LENGTH and (ocr or _is_likely_slip(key, candidate))
 
 
 def _is_likely_slip(key: str, candidate: str) -> bool:
