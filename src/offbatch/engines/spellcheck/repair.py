@@ -69,6 +69,8 @@ MIN_LIKELY_CHOICE_LENGTH = 5
 # Letters of similar shape that OCR reads one for the other (unordered pairs).
 SIMILAR_LETTERS = frozenset(frozenset(pair) for pair in (
     "ec", "il", "oa", "uv", "nu", "hb", "tf", "ae", "oc", "lt", "ij", "rn", "ou", "eo"))
+_SIMILAR_TO = {letter: "".join(sorted(other for pair in SIMILAR_LETTERS if letter in pair for other in pair - {letter}))
+               for letter in sorted(set().union(*SIMILAR_LETTERS))}
 # Two-letter shapes OCR reads as one letter, and the reverse.
 OCR_CONFUSIONS = (("rn", "m"), ("m", "rn"), ("cl", "d"), ("d", "cl"), ("ri", "n"), ("n", "ri"),
                   ("vv", "w"), ("w", "vv"))
@@ -293,8 +295,12 @@ def typo_target(key: str, vocabulary: Vocabulary) -> str | None:
 def short_typo_target(key: str, vocabulary: Vocabulary) -> str | None:
     """A 3-letter unknown word with a letter misread or two swapped ("Eua": "Eau", "saa":
     "sea"), when exactly one common food word is such a reading of it."""
-    readings = [c for c in typo_candidates(key, vocabulary)
-                if len(c) == len(key) and vocabulary.is_common(c) and _is_likely_slip(key, c)]
+    # Only these few readings can qualify: generated directly, not filtered out of edits1.
+    variants = {key[:i] + key[i + 1] + key[i] + key[i + 2 :] for i in range(len(key) - 1)}
+    variants.update(key[:i] + other + key[i + 1 :] for i, letter in enumerate(key)
+                    for other in _SIMILAR_TO.get(letter, ""))
+    variants.discard(key)
+    readings = [c for c in vocabulary.known_of(sorted(variants)) if vocabulary.is_common(c)]
     return readings[0] if len(readings) == 1 else None
 
 
