@@ -1,4 +1,5 @@
-"""The typo-target index (symmetric deletes) never changes a typo decision of the full search."""
+"""The fast path's typo searches (the target index, ``known_within_1``) never change a typo decision
+of the full search."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from offbatch.engines.spellcheck.fast import indexed_typo_target, known_within_1
+from offbatch.engines.spellcheck.fast import known_within_1
 from offbatch.engines.spellcheck.repair import edits1, is_edit1, typo_target
 from offbatch.engines.spellcheck.vocabulary import (
     DEFAULT_VOCABULARY_DIR,
@@ -61,9 +62,9 @@ def test_index_finds_every_target_one_edit_away(data, lang):
 
 
 @pytest.mark.parametrize("lang", SUPPORTED_LANGUAGES)
-def test_indexed_typo_target_gives_the_full_search_s_answer_on_noised_words(lang):
+def test_fast_candidates_give_the_full_search_s_answer_on_noised_words(lang):
     # Every typo target noised by one or two random edits (10 draws each), plus common words
-    # of the general list noised the same way: the index and the full search always agree.
+    # of the general list noised the same way: the fast search and the full one always agree.
     vocabulary = VOCABULARIES[lang]
     rng = random.Random(lang)
     words = list(vocabulary.typo_targets) * 10
@@ -73,7 +74,7 @@ def test_indexed_typo_target_gives_the_full_search_s_answer_on_noised_words(lang
     for word in words:
         key = _noised(rng, vocabulary, word)
         expected = typo_target(key, vocabulary)
-        assert indexed_typo_target(key, vocabulary) == expected, (lang, word, key)
+        assert typo_target(key, vocabulary, candidates_of=known_within_1) == expected, (lang, word, key)
         outcomes["corrected" if expected else "refused"] += 1
     # The comparison covers both answers, not only refusals.
     assert outcomes["corrected"] >= len(vocabulary.typo_targets) and outcomes["refused"] >= 10, outcomes

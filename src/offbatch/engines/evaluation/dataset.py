@@ -50,7 +50,9 @@ REFERENCE_FIXES = {
     "panothenate": "pantothenate", "phoshphate": "phosphate", "pyrophasphate": "pyrophosphate",
     "tocopherals": "tocopherols", "conterir": "contenir", "deshydraté": "déshydraté",
     "lactiquest": "lactiques", "émulsifant": "émulsifiant", "éolza": "colza", "buile": "huile",
-    "épëississant": "épaississant", "emulsfier": "emulsifier",
+    "épëississant": "épaississant", "emulsfier": "emulsifier", "abncots": "abricots",
+    "poivrpn": "poivron", "Oienon": "Oignon", "atetier": "atelier", "butterroil": "butteroil",
+    "iol": "oil",
 }
 _FIXABLE = re.compile(r"\b(" + "|".join(REFERENCE_FIXES) + r")\b")
 

@@ -4,7 +4,7 @@ Ingredient texts repeat the same few thousand words; everything about a word tha
 depend on its neighbours (its lookup key, whether it is known, its out-of-context fix) is
 computed once and cached per language. Only the context checks (split gaps, addresses) run per
 occurrence, and only for the rare words that could be edited. A new unknown word's typo
-target is found through the vocabulary's index of typo targets (``indexed_typo_target``)
+candidates are found by ``known_within_1`` (one set operation against the word's bucket)
 rather than by looking up every string at edit distance 1. The results are those of
 ``repair.find_edits`` (tests compare the two on the sample, the evaluation texts and noised
 words; bench/engine_throughput.py on every row of its shapes).
@@ -16,13 +16,10 @@ import re
 from itertools import accumulate, compress
 
 from offbatch.engines.spellcheck.repair import (
-    COMPOUND_LANGUAGES,
     Edit,
-    choose_typo_target,
     edits1,
     gap_kind,
     in_address,
-    is_edit1,
     join_fix,
     token_fix,
 )
@@ -36,29 +33,6 @@ _MINUS_ONE = -1
 
 # Per token: (is a pure-letter word, is an unknown piece for a join, its fix or None).
 _WordInfo = tuple[bool, bool, tuple[str, str] | None]
-
-
-def indexed_typo_target(key: str, vocabulary: Vocabulary) -> str | None:
-    """``repair.typo_target``'s answer, mostly without its search of every string at distance 1.
-
-    A typo is only ever corrected to a typo target (a trusted or common known word), so the
-    targets within one edit (found in the vocabulary's small index) mostly decide alone: none,
-    no correction; two or more, the one common among them (every common candidate is a target);
-    exactly one that is trusted and common, that one, whatever the other candidates. Only a
-    lone target that is not both needs to know whether other known words are one edit away
-    (about one typo in ten): then the full search runs.
-    """
-    alphabet = vocabulary.alphabet
-    near = [t for t in vocabulary.typo_targets_near(key) if is_edit1(key, t, alphabet)]
-    if not near:
-        return None
-    if len(near) > 1:
-        common = [t for t in near if vocabulary.is_common(t)]
-        return common[0] if len(common) == 1 else None
-    target = near[0]
-    if vocabulary.is_common(target) and vocabulary.is_trusted_target(target):
-        return target
-    return choose_typo_target(known_within_1(key, vocabulary), vocabulary)
 
 
 def known_within_1(key: str, vocabulary: Vocabulary) -> list[str]:
@@ -92,10 +66,9 @@ class FastRepairer:
         self._vocabulary = vocabulary
         self._fix_typos = fix_typos
         self._words: dict[str, _WordInfo] = {}
-        self._compounds = vocabulary.lang in COMPOUND_LANGUAGES
         # Tokens that can take part in no edit: no fix of their own, and (being known words or
         # not words at all) never a piece a join needs. A text made only of these is unchanged
-        # (in German and Dutch, only if it has no spaced hyphen: those join known pieces too).
+        # if it has no spaced hyphen (those join known pieces too: "vine - gar", "Weizen - mehl").
         self._inert: set[str] = set()
         self._joins: dict[tuple[str, str, str], tuple[str, str] | None] = {}
         self._joinable_gaps: dict[str, bool] = {}  # gap -> whether a split word can have it
@@ -105,7 +78,7 @@ class FastRepairer:
             self._words.clear()
             self._inert.clear()
         vocabulary = self._vocabulary
-        fix = token_fix(word, vocabulary, fix_typos=self._fix_typos, target_of=indexed_typo_target)
+        fix = token_fix(word, vocabulary, fix_typos=self._fix_typos, candidates_of=known_within_1)
         if WORD.fullmatch(word) is None:
             info = (False, False, fix)
         else:
@@ -139,22 +112,24 @@ class FastRepairer:
         # those, costs more than the split alone: 16 + 21 against 21 us for a 320-character text).
         parts = _SPLIT.split(text)
         tokens = parts[1::2]
-        spaced_hyphen = self._compounds and _SPACED_HYPHEN.search(text) is not None
+        spaced_hyphen = _SPACED_HYPHEN.search(text) is not None
         if not spaced_hyphen and inert.issuperset(tokens):
             return []
         n = len(tokens)
+        # Only a non-inert token can change or be part of a join, as the piece on its left or
+        # its right, and only a spaced hyphen joins two known pieces: the other positions are
+        # skipped, with the same result as visiting them. The positions of the non-inert tokens
+        # are found in C (no Python loop over every token), with the position before each (-1
+        # is skipped below: it is < free).
+        live = list(compress(range(n), map(set(tokens).difference(inert).__contains__, tokens)))
+        visit = set(live).union(map(_MINUS_ONE.__add__, live))
         if spaced_hyphen:
-            positions: range | list[int] = range(n)  # known pieces may join: look everywhere
-        else:
-            # Only a non-inert token can change or be part of a join, as the piece on its left
-            # or its right: the other positions are skipped, with the same result as visiting.
-            # The positions of the non-inert tokens, found in C (no Python loop over every
-            # token), and the position before each (-1 is skipped below: it is < free).
-            live = list(compress(range(n), map(set(tokens).difference(inert).__contains__, tokens)))
-            positions = sorted(set(live).union(map(_MINUS_ONE.__add__, live)))
+            # parts[2 * k + 2] is the gap after token k; a bare "-" is a compound, never joined.
+            visit.update(k for k, gap in enumerate(parts[2:-1:2])
+                         if len(gap) > 1 and ("-" in gap or "\u2010" in gap or "\u2011" in gap))
+        positions = sorted(visit)
         words = self._words
         joinable = self._joinable_gaps
-        compounds = self._compounds
         found: list[tuple[int, int, str, str]] = []  # (first token, last token, replacement, kind)
         free = 0  # the first token not consumed by a join
         for i in positions:
@@ -170,9 +145,9 @@ class FastRepairer:
                 w2 = tokens[i + 1]
                 next_is_word, next_unknown, _ = words.get(w2) or self._info(w2)
                 # join_fix refuses unless the gap is a split's (most are ", " or "'") and a
-                # piece is unknown (or, in compound languages, the gap has a hyphen); check that
-                # first, it is cached or cheap.
-                if can_join and next_is_word and (unknown or next_unknown or (compounds and "-" in gap)):
+                # piece is unknown or the gap has a hyphen; check that first, it is cached or cheap.
+                if can_join and next_is_word and (unknown or next_unknown or "-" in gap
+                                                  or "\u2010" in gap or "\u2011" in gap):
                     joined = self._join(w1, gap, w2)
                     if joined is not None:
                         found.append((i, i + 1, joined[0], joined[1]))
