@@ -1,0 +1,335 @@
+"""The separator stage: put back the commas an ingredient list lost or had misread.
+
+It runs after the word edits (engines/cpu.py), on the word-fixed text, and only ever inserts a
+comma or turns a ``.``/``;`` into one: words are never changed. Its knowledge is an *ingredient
+lexicon* per language, counted at build time by scripts/build_food_vocabulary.py from the
+segments between separators of real ingredient texts (never those of the evaluation's test
+split): ``segment -> number of distinct texts``, compiled into ``data/vocabulary/{lang}.ingredients``.
+
+Rules (docs/engines.md, "Separators", has what each never touches):
+
+- ``lost-comma``: a segment that is not a known ingredient but cuts in exactly one place into
+  two known ingredients, where the two words at the cut were never seen side by side inside a
+  known ingredient: ``sugar cocoa butter`` -> ``sugar, cocoa butter``. Also right after a
+  closing bracket: ``(sodium carbonate) salt`` -> ``(sodium carbonate), salt``.
+- ``misread-comma``: `` . ``, ``. `` or ``; `` between two known ingredients of a comma-separated
+  list -> ``, ``; never before a heading (``pasta:``), a sentence (``May contain ...``), a
+  number, a word whose case does not fit the list, nor in a list that uses ``;`` or ``.`` itself.
+
+Every rule refuses when in doubt: a wrong comma splits one ingredient into two.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from offbatch.engines.spellcheck.repair import Edit
+from offbatch.engines.spellcheck.vocabulary import lookup_key
+from offbatch.errors import EngineError
+
+INGREDIENTS_FORMAT = "offbatch-ingredients/1"
+LOST_COMMA = "lost-comma"
+MISREAD_COMMA = "misread-comma"
+
+# HTML the export leaves in some texts (<span class="allergen">milk</span>).
+MARKUP = re.compile(r"<[^<>]*>")
+# What separates two ingredients (or opens/closes a sub-list) in a list.
+SEPARATOR_CHARS = re.compile(r"[,;.:()\[\]{}]")
+# A segment the lexicon holds: 1-6 words of letters, digits, apostrophes, hyphens, "&" (the
+# first a letter), once normalised (see segment_key).
+_SEGMENT_SHAPE = re.compile(r"[^\W\d_][\w'’\-&]*(?: [\w'’\-&]+){0,5}")
+_SPACES = re.compile(r"\s+")
+_MARKS = re.compile(r"[_*]")
+# A run the lost-comma rule may cut: words and single spaces only (no digits-with-%, markup...).
+_CUTTABLE = re.compile(r"[\w'’\-&* \t]+")
+_WORDS = re.compile(r"\S+")
+# A "." or ";" between a word (or closing bracket) and the next word.
+_PUNCT = re.compile(r"(?<=[^\W\d_)\]*>])( ?)([.;])( +)(?=[^\W\d_])")
+# ". " then a lowercase word: how some lists separate their parts.
+_SENTENCE_BREAK = re.compile(r"\. (?=[^\W\d_])")
+# Right after a closing bracket, a word with no separator between them.
+_AFTER_BRACKET = re.compile(r"[)\]]( +)(?=[^\W\d_])")
+
+MAX_SEGMENT_WORDS = 6
+# Words that start a sentence (allergen notes, origin, storage), not an ingredient.
+SENTENCE_STARTS = frozenset("""
+may contain contains made produced manufactured packed packaged prepared processed allergy
+allergen allergens allergens store keep best for suitable not see including ingredients
+peut contient traces fabriqué fabriqués élaboré conditionné origine produit provenance pour
+sans voir conserver à dont ingrédients kann enthält spuren hergestellt verpackt ohne zutaten
+puede contiene trazas elaborado ingredientes può contiene tracce prodotto ingredienti
+kan bevat sporen gemaakt ingrediënten pode contém
+""".split())
+# What follows a name that announces its own parts.
+HEADS = frozenset(":([{")
+# Words that join two ingredients or a name's parts: never next to a restored comma.
+CONNECTORS = frozenset("""
+and & or with of from in as et ou avec de du des à au aux en und oder mit aus von y o con de del
+e ed con di del della en of met van
+""".split())
+# Cached segments and decisions per language before the cache is emptied.
+MAX_CACHED = 300_000
+
+
+def segment_key(raw: str) -> str | None:
+    """The lexicon key of one segment (``" Cocoa  Butter* "`` -> ``"cocoa butter"``), or None
+    when it is not shaped like an ingredient name (digits first, markup, over 6 words...)."""
+    if "<" in raw:
+        raw = MARKUP.sub("", raw)
+    key = _SPACES.sub(" ", _MARKS.sub("", lookup_key(raw))).strip(" -'’")
+    return key if _SEGMENT_SHAPE.fullmatch(key) else None
+
+
+def text_segments(text: str) -> set[str]:
+    """The distinct lexicon keys of one ingredient text (what the build script counts)."""
+    keys = (segment_key(s) for s in SEPARATOR_CHARS.split(MARKUP.sub("", text)))
+    return {key for key in keys if key}
+
+
+def ingredients_path(vocabulary_dir: Path, lang: str) -> Path:
+    return vocabulary_dir / "vocabulary" / f"{lang}.ingredients"
+
+
+def compile_ingredients(lang: str, counts: dict[str, int], *, source: str) -> bytes:
+    """The compiled lexicon: a JSON header line, then zlib of sorted ``key<TAB>texts`` lines."""
+    body = "".join(f"{key}\t{counts[key]}\n" for key in sorted(counts)).encode()
+    header = {"format": INGREDIENTS_FORMAT, "lang": lang, "segments": len(counts), "source": source}
+    return (json.dumps(header, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+            + b"\n" + zlib.compress(body, 9))
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """Known ingredient names of one language (key -> distinct texts), and the word pairs seen
+    side by side inside one (a cut there would split a known name)."""
+
+    lang: str
+    counts: dict[str, int]
+    inner_pairs: frozenset[tuple[str, str]]
+    # word -> (texts where it is a name's first word, its last word, anywhere in a name)
+    positions: dict[str, tuple[int, int, int]]
+
+    @classmethod
+    def from_counts(cls, lang: str, counts: dict[str, int]) -> Lexicon:
+        pairs = set()
+        first: dict[str, int] = {}
+        last: dict[str, int] = {}
+        anywhere: dict[str, int] = {}
+        for key, n in counts.items():
+            words = key.split(" ")
+            pairs.update(zip(words, words[1:]))
+            first[words[0]] = first.get(words[0], 0) + n
+            last[words[-1]] = last.get(words[-1], 0) + n
+            for word in set(words):
+                anywhere[word] = anywhere.get(word, 0) + n
+        positions = {w: (first.get(w, 0), last.get(w, 0), n) for w, n in anywhere.items()}
+        return cls(lang, counts, frozenset(pairs), positions)
+
+    def count(self, key: str | None) -> int:
+        return self.counts.get(key, 0) if key else 0
+
+    def starts(self, word: str) -> float:
+        """The share of the names holding ``word`` that start with it."""
+        first, _, anywhere = self.positions.get(word, (0, 0, 0))
+        return first / anywhere if anywhere else 0.0
+
+    def ends(self, word: str) -> float:
+        _, last, anywhere = self.positions.get(word, (0, 0, 0))
+        return last / anywhere if anywhere else 0.0
+
+
+def load_lexicon(lang: str, *, vocabulary_dir: Path) -> Lexicon:
+    path = ingredients_path(vocabulary_dir, lang)
+    hint = "rebuild it with: python scripts/build_food_vocabulary.py --compile-only"
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise EngineError(f"cannot read the ingredient lexicon {path}: {e.strerror or e}", hint=hint) from e
+    end = data.find(b"\n")
+    try:
+        header = json.loads(data[: max(end, 0)])
+        if not isinstance(header, dict) or header.get("format") != INGREDIENTS_FORMAT or header.get("lang") != lang:
+            raise ValueError("wrong header")
+        lines = zlib.decompress(data[end + 1 :]).decode().splitlines()
+        counts = {key: int(n) for key, n in (line.split("\t") for line in lines)}
+    except (ValueError, zlib.error, UnicodeDecodeError) as e:
+        raise EngineError(f"{path}: expected a {INGREDIENTS_FORMAT} file for {lang!r} ({e})", hint=hint) from e
+    return Lexicon.from_counts(lang, counts)
+
+
+def _case_of(word: str) -> str:
+    letters = [c for c in word if c.isalpha()]
+    if not letters or letters[0].islower():
+        return "lower"
+    if len(letters) > 1 and all(c.isupper() for c in letters):
+        return "upper"
+    return "title"
+
+
+def _list_case(text: str) -> str | None:
+    """How the words after ", " are written in this list (None: no clear habit)."""
+    cases = [_case_of(m.group(1)) for m in re.finditer(r", ([^\W\d_]+)", text)]
+    if not cases:
+        return None
+    best = max(("lower", "title", "upper"), key=cases.count)
+    return best if cases.count(best) * 3 >= len(cases) * 2 else None
+
+
+class SeparatorRepairer:
+    """Finds the separator edits of one language's texts; decisions about a segment are cached.
+
+    Thresholds are the rules' knobs (tuned on the dev split only, see docs/engines.md).
+    """
+
+    # A list: at least this many ", " in the text.
+    MIN_LIST_COMMAS = 2
+    # A name counts as a known ingredient from this many distinct texts.
+    MIN_KNOWN = 1
+    # A list with more ". word" than this uses periods between its parts: they stay.
+    MAX_PERIODS = 2
+    # The word before a lost comma ends, and the word after starts, at least this share of the
+    # known names holding it ("cheese powder": "powder" mostly ends names, no cut before it).
+    MIN_END_SHARE = 0.5
+    MIN_START_SHARE = 0.5
+
+    def __init__(self, lexicon: Lexicon) -> None:
+        self._lexicon = lexicon
+        self._cuts: dict[str, int | None] = {}  # segment as written -> cut offset or None
+
+    def _known(self, key: str | None) -> bool:
+        return self._lexicon.count(key) >= self.MIN_KNOWN
+
+    def _cut(self, segment: str) -> int | None:
+        """Where to put a comma in ``segment`` (an offset into it), or None."""
+        if segment in self._cuts:
+            return self._cuts[segment]
+        if len(self._cuts) >= MAX_CACHED:
+            self._cuts.clear()
+        self._cuts[segment] = cut = self._find_cut(segment)
+        return cut
+
+    def _find_cut(self, segment: str) -> int | None:
+        if not _CUTTABLE.fullmatch(segment):
+            return None
+        words = list(_WORDS.finditer(segment))
+        if not 2 <= len(words) <= 2 * MAX_SEGMENT_WORDS or self._known(segment_key(segment)):
+            return None
+        keys = [segment_key(m.group()) for m in words]
+        cuts = []
+        for k in range(1, len(words)):
+            left = segment_key(segment[: words[k - 1].end()])
+            right = segment_key(segment[words[k].start() :])
+            if self._known(left) and self._known(right):
+                cuts.append(k)
+        if len(cuts) != 1:
+            return None
+        k = cuts[0]
+        a, b = keys[k - 1], keys[k]
+        if (a, b) in self._lexicon.inner_pairs or b in SENTENCE_STARTS or a in CONNECTORS or b in CONNECTORS:
+            return None
+        if self._lexicon.ends(a) < self.MIN_END_SHARE or self._lexicon.starts(b) < self.MIN_START_SHARE:
+            return None
+        return words[k - 1].end()
+
+    def edits(self, text: str) -> list[Edit]:
+        if text.count(", ") < self.MIN_LIST_COMMAS:
+            return []
+        edits: list[Edit] = []
+        bounds = [0]
+        for m in SEPARATOR_CHARS.finditer(text):
+            bounds += [m.start(), m.end()]
+        bounds.append(len(text))
+        for start, end in zip(bounds[::2], bounds[1::2]):
+            if end - start < 3 or " " not in text[start:end].strip():
+                continue
+            segment = text[start:end]
+            if text[end : end + 1] in HEADS:
+                continue  # a name announcing its parts ("Caramel corn (", "pasta:"): no guess
+            stripped = segment.strip()
+            cut = self._cut(stripped)
+            if cut is not None:
+                at = start + (len(segment) - len(segment.lstrip())) + cut
+                edits.append(Edit(at, at, ",", LOST_COMMA))
+        edits += self._misread(text)
+        edits += self._after_brackets(text)
+        edits.sort(key=lambda e: (e.start, e.end))
+        return edits
+
+    def _next_segment(self, text: str, start: int) -> tuple[str, str]:
+        """The segment starting at ``start`` and the separator that ends it ("" at the end)."""
+        m = SEPARATOR_CHARS.search(text, start)
+        return (text[start : m.start()], m.group()) if m else (text[start:], "")
+
+    def _previous_segment(self, text: str, end: int) -> str:
+        start = max(text.rfind(c, 0, end) for c in ",;.:([{")
+        return text[start + 1 : end]
+
+    def _starts_name(self, segment: str) -> bool:
+        """``segment`` is a known name, or its first word mostly starts known names."""
+        key = segment_key(segment)
+        if not key:
+            return False
+        word = key.split(" ", 1)[0]
+        if word in SENTENCE_STARTS or word in CONNECTORS:
+            return False
+        return self._known(key) or self._lexicon.starts(word) >= self.MIN_START_SHARE
+
+    def _ends_name(self, segment: str) -> bool:
+        key = segment_key(segment)
+        if not key:
+            return False
+        return self._known(key) or self._lexicon.ends(key.rsplit(" ", 1)[-1]) >= self.MIN_END_SHARE
+
+    def _misread(self, text: str) -> list[Edit]:
+        found = []
+        list_case = None
+        for m in _PUNCT.finditer(text):
+            space, mark = m.group(1), m.group(2)
+            semicolons = text.count(";")
+            if mark == ";" and (space or (semicolons > 1 and semicolons * 3 > text.count(","))):
+                continue  # French typography (" ; "), or a list that uses ";" itself
+            if mark == ";" and text.rfind(":", 0, m.start()) > max(text.rfind(";", 0, m.start()),
+                                                                   text.rfind(". ", 0, m.start())):
+                continue  # ";" closing a sub-list opened by "heading:" ("poudres à lever : ...; ail")
+            if mark == "." and not space and len(_SENTENCE_BREAK.findall(text)) > self.MAX_PERIODS:
+                continue  # the list itself uses ". " between parts
+            nxt, closer = self._next_segment(text, m.end())
+            if closer == ":" or not self._starts_name(nxt):
+                continue
+            first = nxt.split(None, 1)[0]
+            if not (space or text[: m.start()].endswith((")", "]"))) and not self._ends_name(
+                self._previous_segment(text, m.start())
+            ):
+                continue
+            if list_case is None:
+                list_case = _list_case(text) or "?"
+            case = _case_of(first)
+            if case != "lower" and case != list_case:
+                continue
+            found.append(Edit(m.start(), m.end(), ", ", MISREAD_COMMA))
+        return found
+
+    def _after_brackets(self, text: str) -> list[Edit]:
+        found = []
+        for m in _AFTER_BRACKET.finditer(text):
+            nxt, closer = self._next_segment(text, m.end())
+            key = segment_key(nxt)
+            if closer in (":", "(") or not key or key.split(" ", 1)[0] in SENTENCE_STARTS | CONNECTORS:
+                continue
+            if self._known(key) or self._cut(nxt.strip()) is not None:
+                found.append(Edit(m.start() + 1, m.start() + 1, ",", LOST_COMMA))
+        return found
+
+
+def count_segments(texts: Iterable[str]) -> dict[str, int]:
+    """Segment key -> number of the given (distinct) texts it occurs in."""
+    counts: dict[str, int] = {}
+    for text in texts:
+        for key in text_segments(text):
+            counts[key] = counts.get(key, 0) + 1
+    return counts
