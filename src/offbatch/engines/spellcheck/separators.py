@@ -53,13 +53,13 @@ _PUNCT = re.compile(r"(?<=[^\W\d_)\]*>])( ?)([.;])( +)(?=[^\W\d_])")
 # ". " then a lowercase word: how some lists separate their parts.
 _SENTENCE_BREAK = re.compile(r"\. (?=[^\W\d_])")
 # Right after a closing bracket, a word with no separator between them.
-_AFTER_BRACKET = re.compile(r"[)\]]( +)(?=[^\W\d_])")
+_AFTER_BRACKET = re.compile(r"(?:[)\]%*]|</\w+>)( +)(?=[^\W\d_])")
 
 MAX_SEGMENT_WORDS = 6
 # Words that start a sentence (allergen notes, origin, storage), not an ingredient.
 SENTENCE_STARTS = frozenset("""
-may contain contains made produced manufactured packed packaged prepared processed allergy
-allergen allergens allergens store keep best for suitable not see including ingredients
+may contain contains made produced manufactured packed packaged allergy
+allergen allergens store keep best for suitable not see including ingredients
 peut contient traces fabriqué fabriqués élaboré conditionné origine produit provenance pour
 sans voir conserver à dont ingrédients kann enthält spuren hergestellt verpackt ohne zutaten
 puede contiene trazas elaborado ingredientes può contiene tracce prodotto ingredienti
@@ -190,6 +190,12 @@ class SeparatorRepairer:
     MIN_LIST_COMMAS = 2
     # A name counts as a known ingredient from this many distinct texts.
     MIN_KNOWN = 1
+    # A segment seen as one name in this many texts is never cut; seen in fewer (once: maybe a
+    # list that lost its comma there too), it is cut only if each part is seen this often.
+    MIN_BLOCKING = 2
+    MIN_OVERRULING = 5
+    # At most this many names read in one segment (two lost commas).
+    MAX_PARTS = 3
     # A list with more ". word" than this uses periods between its parts: they stay.
     MAX_PERIODS = 2
     # The word before a lost comma ends, and the word after starts, at least this share of the
@@ -199,13 +205,16 @@ class SeparatorRepairer:
 
     def __init__(self, lexicon: Lexicon) -> None:
         self._lexicon = lexicon
-        self._cuts: dict[str, int | None] = {}  # segment as written -> cut offset or None
+        self._cuts: dict[str, tuple[int, ...]] = {}  # segment as written -> comma offsets
+        # Segments (as split, spaces kept) that never take a comma: a text made of them only,
+        # with no "." / ";" / bracket before a word, is answered without a Python loop.
+        self._inert: set[str] = set()
 
     def _known(self, key: str | None) -> bool:
         return self._lexicon.count(key) >= self.MIN_KNOWN
 
-    def _cut(self, segment: str) -> int | None:
-        """Where to put a comma in ``segment`` (an offset into it), or None."""
+    def _cut(self, segment: str) -> tuple[int, ...]:
+        """Where to put commas in ``segment`` (offsets into it; none: no change)."""
         if segment in self._cuts:
             return self._cuts[segment]
         if len(self._cuts) >= MAX_CACHED:
@@ -213,48 +222,76 @@ class SeparatorRepairer:
         self._cuts[segment] = cut = self._find_cut(segment)
         return cut
 
-    def _find_cut(self, segment: str) -> int | None:
-        if not _CUTTABLE.fullmatch(segment):
-            return None
+    def _find_cut(self, segment: str) -> tuple[int, ...]:
+        if " " not in segment or not _CUTTABLE.fullmatch(segment):
+            return ()
         words = list(_WORDS.finditer(segment))
-        if not 2 <= len(words) <= 2 * MAX_SEGMENT_WORDS or self._known(segment_key(segment)):
-            return None
-        keys = [segment_key(m.group()) for m in words]
-        cuts = []
-        for k in range(1, len(words)):
-            left = segment_key(segment[: words[k - 1].end()])
-            right = segment_key(segment[words[k].start() :])
-            if self._known(left) and self._known(right):
-                cuts.append(k)
-        if len(cuts) != 1:
-            return None
-        k = cuts[0]
-        a, b = keys[k - 1], keys[k]
-        if (a, b) in self._lexicon.inner_pairs or b in SENTENCE_STARTS or a in CONNECTORS or b in CONNECTORS:
-            return None
-        if self._lexicon.ends(a) < self.MIN_END_SHARE or self._lexicon.starts(b) < self.MIN_START_SHARE:
-            return None
-        return words[k - 1].end()
+        if not 2 <= len(words) <= 2 * MAX_SEGMENT_WORDS:
+            return ()
+        whole = self._lexicon.count(segment_key(segment))
+        if whole >= self.MIN_BLOCKING:
+            return ()
+        n = len(words)
+        # known[i][j]: texts holding words i..j-1 as one name
+        count = self._lexicon.count
+        known = {(i, j): count(segment_key(segment[words[i].start() : words[j - 1].end()]))
+                 for i in range(n) for j in range(i + 1, n + 1) if j - i <= MAX_SEGMENT_WORDS}
+        readings = [cuts for cuts in self._readings(known, 0, n, self.MAX_PARTS) if cuts]
+        # The fewest names that make the segment, and only one way to make it with that many
+        # ("corn syrup sugar" is corn syrup + sugar; that corn + syrup + sugar reads too is moot).
+        fewest = min((len(cuts) for cuts in readings), default=0)
+        readings = [cuts for cuts in readings if len(cuts) == fewest]
+        if len(readings) != 1:
+            return ()
+        cuts = readings[0]
+        bounds = (0, *cuts, n)
+        if whole and min(known[(i, j)] for i, j in zip(bounds, bounds[1:])) < self.MIN_OVERRULING:
+            return ()  # the whole is a name once; its parts are not common enough to doubt it
+        keys = [_MARKS.sub("", lookup_key(m.group())) for m in words]
+        lexicon = self._lexicon
+        for k in cuts:
+            a, b = keys[k - 1], keys[k]
+            if (a, b) in lexicon.inner_pairs or b in SENTENCE_STARTS or a in CONNECTORS or b in CONNECTORS:
+                return ()
+            if lexicon.ends(a) < self.MIN_END_SHARE or lexicon.starts(b) < self.MIN_START_SHARE:
+                return ()
+        return tuple(words[k - 1].end() for k in cuts)
+
+    def _readings(self, known: dict[tuple[int, int], int], start: int, end: int, parts: int) -> list[tuple[int, ...]]:
+        """Every way to read words start..end-1 as at most ``parts`` known names: the cut
+        positions of each (``()`` is the whole span read as one name)."""
+        found = []
+        if known.get((start, end), 0) >= self.MIN_KNOWN:
+            found.append(())
+        if parts > 1:
+            for k in range(start + 1, end):
+                if known.get((start, k), 0) >= self.MIN_KNOWN:
+                    found += [(k, *rest) for rest in self._readings(known, k, end, parts - 1)]
+        return found
 
     def edits(self, text: str) -> list[Edit]:
+        """The separator edits of ``text`` (sorted, not overlapping); ``[]`` for most texts."""
         if text.count(", ") < self.MIN_LIST_COMMAS:
             return []
+        parts = SEPARATOR_CHARS.split(text)
+        # Fast path (most texts): every segment already known to need no comma, and no "." /
+        # ";" / bracket followed by a word; one split, one set test and two searches, all in C.
+        if self._inert.issuperset(parts) and not _PUNCT.search(text) and not _AFTER_BRACKET.search(text):
+            return []
         edits: list[Edit] = []
-        bounds = [0]
-        for m in SEPARATOR_CHARS.finditer(text):
-            bounds += [m.start(), m.end()]
-        bounds.append(len(text))
-        for start, end in zip(bounds[::2], bounds[1::2]):
-            if end - start < 3 or " " not in text[start:end].strip():
-                continue
-            segment = text[start:end]
-            if text[end : end + 1] in HEADS:
-                continue  # a name announcing its parts ("Caramel corn (", "pasta:"): no guess
-            stripped = segment.strip()
-            cut = self._cut(stripped)
-            if cut is not None:
-                at = start + (len(segment) - len(segment.lstrip())) + cut
-                edits.append(Edit(at, at, ",", LOST_COMMA))
+        start = 0
+        for part in parts:
+            end = start + len(part)
+            if part not in self._inert:
+                cuts = self._cut(part.strip())
+                if not cuts:
+                    if len(self._inert) >= MAX_CACHED:
+                        self._inert.clear()
+                    self._inert.add(part)
+                elif text[end : end + 1] not in HEADS:  # "Caramel corn (", "pasta:": no guess
+                    lead = start + len(part) - len(part.lstrip())
+                    edits += [Edit(lead + cut, lead + cut, ",", LOST_COMMA) for cut in cuts]
+            start = end + 1  # every separator is one character
         edits += self._misread(text)
         edits += self._after_brackets(text)
         edits.sort(key=lambda e: (e.start, e.end))
@@ -280,10 +317,14 @@ class SeparatorRepairer:
         return self._known(key) or self._lexicon.starts(word) >= self.MIN_START_SHARE
 
     def _ends_name(self, segment: str) -> bool:
+        """``segment`` is a known name, or its last word mostly ends known names."""
         key = segment_key(segment)
         if not key:
             return False
-        return self._known(key) or self._lexicon.ends(key.rsplit(" ", 1)[-1]) >= self.MIN_END_SHARE
+        word = key.rsplit(" ", 1)[-1]
+        if word in CONNECTORS:
+            return False
+        return self._known(key) or self._lexicon.ends(word) >= self.MIN_END_SHARE
 
     def _misread(self, text: str) -> list[Edit]:
         found = []
@@ -317,12 +358,15 @@ class SeparatorRepairer:
     def _after_brackets(self, text: str) -> list[Edit]:
         found = []
         for m in _AFTER_BRACKET.finditer(text):
+            closing = text[m.start() : m.start(1)]
+            if closing in ("%", "*") and closing + ", " not in text:
+                continue  # the list does not put commas after its percentages (or stars)
             nxt, closer = self._next_segment(text, m.end())
             key = segment_key(nxt)
             if closer in (":", "(") or not key or key.split(" ", 1)[0] in SENTENCE_STARTS | CONNECTORS:
                 continue
-            if self._known(key) or self._cut(nxt.strip()) is not None:
-                found.append(Edit(m.start() + 1, m.start() + 1, ",", LOST_COMMA))
+            if self._known(key) or self._cut(nxt.strip()):
+                found.append(Edit(m.start(1), m.start(1), ",", LOST_COMMA))
         return found
 
 
