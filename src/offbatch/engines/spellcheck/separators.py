@@ -331,16 +331,16 @@ class SeparatorRepairer:
         list_case = None
         for m in _PUNCT.finditer(text):
             space, mark = m.group(1), m.group(2)
-            semicolons = text.count(";")
-            if mark == ";" and (space or (semicolons > 1 and semicolons * 3 > text.count(","))):
+            if mark == ";" and (space or text.count(";") > 1):
                 continue  # French typography (" ; "), or a list that uses ";" itself
-            if mark == ";" and text.rfind(":", 0, m.start()) > max(text.rfind(";", 0, m.start()),
-                                                                   text.rfind(". ", 0, m.start())):
-                continue  # ";" closing a sub-list opened by "heading:" ("poudres à lever : ...; ail")
+            if (mark == ";" or not space) and text.rfind(":", 0, m.start()) > max(
+                text.rfind(";", 0, m.start()), text.rfind(". ", 0, m.start())
+            ):
+                continue  # closing a part opened by "heading:" ("poudres à lever : ...; ail")
             if mark == "." and not space and len(_SENTENCE_BREAK.findall(text)) > self.MAX_PERIODS:
                 continue  # the list itself uses ". " between parts
             nxt, closer = self._next_segment(text, m.end())
-            if closer == ":" or not self._starts_name(nxt):
+            if closer == ":" or (closer == "(" and not space) or not self._starts_name(nxt):
                 continue
             first = nxt.split(None, 1)[0]
             if not (space or text[: m.start()].endswith((")", "]"))) and not self._ends_name(
