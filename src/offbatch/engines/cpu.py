@@ -50,16 +50,20 @@ class CpuSpellcheckEngine(Engine):
     """Vocabularies load lazily, once per language, and stay cached on the instance.
 
     ``vocabulary_dir`` holds ``vocabulary/{lang}.vocab`` (default: the shipped ones, compiled by
-    scripts/build_food_vocabulary.py); ``fix_typos`` enables the edit-distance-1 typo repair.
+    scripts/build_food_vocabulary.py); ``fix_typos`` enables the edit-distance-1 typo repair;
+    ``lost_commas`` the separator stage's lost-comma rule (off by default: with the lexicon of the
+    bundled sample it is ~75% right, see docs/engines.md; misread commas are always restored).
     Thread-safe: loading is guarded by a lock; the per-word caches hold equal values whichever
     thread fills them.
     """
 
     name: ClassVar[str] = "cpu"
 
-    def __init__(self, *, vocabulary_dir: str | Path | None = None, fix_typos: bool = True) -> None:
+    def __init__(self, *, vocabulary_dir: str | Path | None = None, fix_typos: bool = True,
+                 lost_commas: bool = False) -> None:
         self._vocabulary_dir = Path(vocabulary_dir) if vocabulary_dir else DEFAULT_VOCABULARY_DIR
         self._fix_typos = fix_typos
+        self._lost_commas = lost_commas
         self._vocabularies: dict[str, Vocabulary] = {}
         self._repairers: dict[str, FastRepairer] = {}
         self._separators: dict[str, SeparatorRepairer] = {}
@@ -76,7 +80,8 @@ class CpuSpellcheckEngine(Engine):
         if self._version is None:
             digest = vocabulary_digest(self._vocabulary_dir)
             typos = "" if self._fix_typos else "-notypos"
-            self._version = f"cpu-spellcheck-{ALGORITHM_REVISION}{typos}+{digest}"
+            commas = "-lostcommas" if self._lost_commas else ""
+            self._version = f"cpu-spellcheck-{ALGORITHM_REVISION}{typos}{commas}+{digest}"
         return self._version
 
     def correct(self, items: Sequence[SpellcheckInput]) -> list[Correction]:
@@ -111,7 +116,9 @@ class CpuSpellcheckEngine(Engine):
         if repairer is None:
             lexicon = load_lexicon(lang, vocabulary_dir=self._vocabulary_dir)
             with self._lock:
-                repairer = self._separators.setdefault(lang, SeparatorRepairer(lexicon))
+                repairer = self._separators.setdefault(
+                    lang, SeparatorRepairer(lexicon, lost_commas=self._lost_commas)
+                )
         return repairer
 
     def _correct_text(self, text: object, lang: object) -> str:

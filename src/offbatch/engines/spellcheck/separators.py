@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import re
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,8 +48,6 @@ _MARKS = re.compile(r"[_*]")
 # A run the lost-comma rule may cut: words and single spaces only (no digits-with-%, markup...).
 _CUTTABLE = re.compile(r"[\w'’\-&* \t]+")
 _WORDS = re.compile(r"\S+")
-# A "." or ";" between a word (or closing bracket) and the next word.
-_PUNCT = re.compile(r"(?<=[^\W\d_)\]*>])( ?)([.;])( +)(?=[^\W\d_])")
 # ". " then a lowercase word: how some lists separate their parts.
 _SENTENCE_BREAK = re.compile(r"\. (?=[^\W\d_])")
 # Right after a closing bracket, a word with no separator between them.
@@ -163,17 +161,16 @@ def load_lexicon(lang: str, *, vocabulary_dir: Path) -> Lexicon:
 
 
 def _case_of(word: str) -> str:
-    letters = [c for c in word if c.isalpha()]
-    if not letters or letters[0].islower():
+    """"lower", "upper" (two capitals: ``SUGAR``) or "title" (``Sugar``, ``E``), from the first
+    two characters."""
+    if not word[:1].isupper():
         return "lower"
-    if len(letters) > 1 and all(c.isupper() for c in letters):
-        return "upper"
-    return "title"
+    return "upper" if word[1:2].isupper() else "title"
 
 
 def _list_case(text: str) -> str | None:
     """How the words after ", " are written in this list (None: no clear habit)."""
-    cases = [_case_of(m.group(1)) for m in re.finditer(r", ([^\W\d_]+)", text)]
+    cases = [_case_of(part[:2]) for part in text.split(", ")[1:] if part[:1].isalpha()]
     if not cases:
         return None
     best = max(("lower", "title", "upper"), key=cases.count)
@@ -182,6 +179,9 @@ def _list_case(text: str) -> str | None:
 
 class SeparatorRepairer:
     """Finds the separator edits of one language's texts; decisions about a segment are cached.
+
+    ``lost_commas=False`` keeps only the misread-comma rule (the engine's default: see
+    docs/engines.md for why the lost-comma rule needs a lexicon counted from a full dump).
 
     Thresholds are the rules' knobs (tuned on the dev split only, see docs/engines.md).
     """
@@ -203,12 +203,15 @@ class SeparatorRepairer:
     MIN_END_SHARE = 0.5
     MIN_START_SHARE = 0.5
 
-    def __init__(self, lexicon: Lexicon) -> None:
+    def __init__(self, lexicon: Lexicon, *, lost_commas: bool = True) -> None:
         self._lexicon = lexicon
+        self._lost_commas = lost_commas
         self._cuts: dict[str, tuple[int, ...]] = {}  # segment as written -> comma offsets
         # Segments (as split, spaces kept) that never take a comma: a text made of them only,
         # with no "." / ";" / bracket before a word, is answered without a Python loop.
         self._inert: set[str] = set()
+        self._starts: dict[str, bool] = {}
+        self._ends: dict[str, bool] = {}
 
     def _known(self, key: str | None) -> bool:
         return self._lexicon.count(key) >= self.MIN_KNOWN
@@ -271,12 +274,17 @@ class SeparatorRepairer:
 
     def edits(self, text: str) -> list[Edit]:
         """The separator edits of ``text`` (sorted, not overlapping); ``[]`` for most texts."""
+        misread = ". " in text or "; " in text  # plain string searches: the cheapest test first
+        if not self._lost_commas and not misread:
+            return []
         if text.count(", ") < self.MIN_LIST_COMMAS:
             return []
+        if not self._lost_commas:
+            return self._misread(text)
         parts = SEPARATOR_CHARS.split(text)
         # Fast path (most texts): every segment already known to need no comma, and no "." /
         # ";" / bracket followed by a word; one split, one set test and two searches, all in C.
-        if self._inert.issuperset(parts) and not _PUNCT.search(text) and not _AFTER_BRACKET.search(text):
+        if self._inert.issuperset(parts) and not misread and not _AFTER_BRACKET.search(text):
             return []
         edits: list[Edit] = []
         start = 0
@@ -292,7 +300,8 @@ class SeparatorRepairer:
                     lead = start + len(part) - len(part.lstrip())
                     edits += [Edit(lead + cut, lead + cut, ",", LOST_COMMA) for cut in cuts]
             start = end + 1  # every separator is one character
-        edits += self._misread(text)
+        if misread:
+            edits += self._misread(text)
         edits += self._after_brackets(text)
         edits.sort(key=lambda e: (e.start, e.end))
         return edits
@@ -307,7 +316,24 @@ class SeparatorRepairer:
         return text[start + 1 : end]
 
     def _starts_name(self, segment: str) -> bool:
-        """``segment`` is a known name, or its first word mostly starts known names."""
+        """``segment`` is a known name, or its first word mostly starts known names (cached)."""
+        starts = self._starts.get(segment)
+        if starts is None:
+            if len(self._starts) >= MAX_CACHED:
+                self._starts.clear()
+            starts = self._starts[segment] = self._find_starts_name(segment)
+        return starts
+
+    def _ends_name(self, segment: str) -> bool:
+        """``segment`` is a known name, or its last word mostly ends known names (cached)."""
+        ends = self._ends.get(segment)
+        if ends is None:
+            if len(self._ends) >= MAX_CACHED:
+                self._ends.clear()
+            ends = self._ends[segment] = self._find_ends_name(segment)
+        return ends
+
+    def _find_starts_name(self, segment: str) -> bool:
         key = segment_key(segment)
         if not key:
             return False
@@ -316,8 +342,7 @@ class SeparatorRepairer:
             return False
         return self._known(key) or self._lexicon.starts(word) >= self.MIN_START_SHARE
 
-    def _ends_name(self, segment: str) -> bool:
-        """``segment`` is a known name, or its last word mostly ends known names."""
+    def _find_ends_name(self, segment: str) -> bool:
         key = segment_key(segment)
         if not key:
             return False
@@ -329,30 +354,34 @@ class SeparatorRepairer:
     def _misread(self, text: str) -> list[Edit]:
         found = []
         list_case = None
-        for m in _PUNCT.finditer(text):
-            space, mark = m.group(1), m.group(2)
+        periods = None
+        for start, end, space, mark in _marks(text):
             if mark == ";" and (space or text.count(";") > 1):
                 continue  # French typography (" ; "), or a list that uses ";" itself
-            if (mark == ";" or not space) and text.rfind(":", 0, m.start()) > max(
-                text.rfind(";", 0, m.start()), text.rfind(". ", 0, m.start())
+            if (mark == ";" or not space) and text.rfind(":", 0, start) > max(
+                text.rfind(";", 0, start), text.rfind(". ", 0, start)
             ):
                 continue  # closing a part opened by "heading:" ("poudres à lever : ...; ail")
-            if mark == "." and not space and len(_SENTENCE_BREAK.findall(text)) > self.MAX_PERIODS:
-                continue  # the list itself uses ". " between parts
-            nxt, closer = self._next_segment(text, m.end())
+            if mark == "." and not space:
+                if periods is None:
+                    periods = len(_SENTENCE_BREAK.findall(text))
+                if periods > self.MAX_PERIODS:
+                    continue  # the list itself uses ". " between parts
+            nxt, closer = self._next_segment(text, end)
             if closer == ":" or (closer == "(" and not space) or not self._starts_name(nxt):
                 continue
             first = nxt.split(None, 1)[0]
-            if not (space or text[: m.start()].endswith((")", "]"))) and not self._ends_name(
-                self._previous_segment(text, m.start())
+            if not (space or text[start - 1] in ")]") and not self._ends_name(
+                self._previous_segment(text, start)
             ):
                 continue
-            if list_case is None:
-                list_case = _list_case(text) or "?"
             case = _case_of(first)
-            if case != "lower" and case != list_case:
-                continue
-            found.append(Edit(m.start(), m.end(), ", ", MISREAD_COMMA))
+            if case != "lower":
+                if list_case is None:
+                    list_case = _list_case(text) or "?"
+                if case != list_case:
+                    continue
+            found.append(Edit(start, end, ", ", MISREAD_COMMA))
         return found
 
     def _after_brackets(self, text: str) -> list[Edit]:
@@ -368,6 +397,25 @@ class SeparatorRepairer:
             if self._known(key) or self._cut(nxt.strip()):
                 found.append(Edit(m.start(1), m.start(1), ",", LOST_COMMA))
         return found
+
+
+def _marks(text: str) -> Iterator[tuple[int, int, bool, str]]:
+    """Each "." or ";" (one space before it at most) after a letter or a closing bracket, then
+    spaces, then a letter: (start, end, space before, mark). Plain string searches, as most
+    texts hold none and a regex scan of every text cost more than the rest of the stage."""
+    for mark in ".;":
+        at = text.find(mark + " ")
+        while at >= 0:
+            end = at + 2
+            while end < len(text) and text[end] == " ":
+                end += 1
+            space = text[at - 1] == " "
+            start = at - 1 if space else at
+            if end < len(text) and start > 0 and text[end].isalpha() and (
+                text[start - 1].isalpha() or text[start - 1] in ")]*>"
+            ):
+                yield start, end, space, mark
+            at = text.find(mark + " ", at + 1)
 
 
 def count_segments(texts: Iterable[str]) -> dict[str, int]:
