@@ -73,6 +73,7 @@ def test_restores_lost_commas_between_known_names(text, expected):
         ("water, sugar. salt, vinegar", "water, sugar, salt, vinegar"),
         ("water, sugar; salt, vinegar", "water, sugar, salt, vinegar"),
         ("WATER, SUGAR. SALT, VINEGAR", "WATER, SUGAR, SALT, VINEGAR"),  # an UPPERCASE list
+        ("water, sugar; salt . vinegar, milk", "water, sugar, salt, vinegar, milk"),  # both, in order
     ],
 )
 def test_turns_misread_periods_and_semicolons_into_commas(text, expected):
@@ -136,6 +137,12 @@ def test_compiled_lexicon_round_trips_and_bad_files_are_clear_errors(tmp_path):
     path.write_bytes(b'{"format": "offbatch-ingredients/1", "lang": "en"}\nnot zlib')
     with pytest.raises(EngineError, match="expected a offbatch-ingredients/1 file"):
         load_lexicon("en", vocabulary_dir=tmp_path)
+
+
+def test_misread_commas_alone_are_in_text_order():
+    repairer = SeparatorRepairer(Lexicon.from_counts("en", NAMES), lost_commas=False)
+    text = "water, sugar; salt . vinegar, milk"
+    assert [e.start for e in repairer.edits(text)] == [12, 18]
 
 
 def test_lost_comma_rule_can_be_switched_off():

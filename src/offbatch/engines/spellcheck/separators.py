@@ -382,6 +382,7 @@ class SeparatorRepairer:
                 if case != list_case:
                     continue
             found.append(Edit(start, end, ", ", MISREAD_COMMA))
+        found.sort(key=lambda e: e.start)  # _marks gives the periods first, then the semicolons
         return found
 
     def _after_brackets(self, text: str) -> list[Edit]:
