@@ -132,5 +132,6 @@ class CpuSpellcheckEngine(Engine):
         edits = self._repairer(code).edits(text)
         fixed = apply_edits(text, edits) if edits else text
         # Separators last, on the word-fixed text: their rules look words up as corrected.
-        separator_edits = self.separator_repairer(code).edits(fixed)
+        separators = self._separators.get(code) or self.separator_repairer(code)
+        separator_edits = separators.edits(fixed)
         return apply_edits(fixed, separator_edits) if separator_edits else fixed

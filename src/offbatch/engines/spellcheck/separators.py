@@ -58,6 +58,8 @@ _SENTENCE_BREAK = re.compile(r"\. (?=[^\W\d_])")
 _AFTER_BRACKET = re.compile(r"(?:[)\]%*]|</\w+>)( +)(?=[^\W\d_])")
 
 MAX_SEGMENT_WORDS = 6
+# A segment looked back at is at most this long (a name is far shorter; bounds the scans).
+MAX_SEGMENT_CHARS = 200
 # Words that start a sentence (allergen notes, origin, storage), not an ingredient.
 SENTENCE_STARTS = frozenset({
     "may", "contain", "contains", "made", "produced", "manufactured", "packed", "packaged",
@@ -319,8 +321,9 @@ class SeparatorRepairer:
         return (text[start : m.start()], m.group()) if m else (text[start:], "")
 
     def _previous_segment(self, text: str, end: int) -> str:
-        start = max(text.rfind(c, 0, end) for c in ",;.:([{")
-        return text[start + 1 : end]
+        window = max(0, end - MAX_SEGMENT_CHARS)
+        start = max(text.rfind(c, window, end) for c in ",;.:([{")
+        return text[max(start + 1, window) : end]
 
     def _starts_name(self, segment: str) -> bool:
         """``segment`` is a known name, or its first word mostly starts known names (cached)."""
@@ -362,9 +365,18 @@ class SeparatorRepairer:
         found = []
         list_case = None
         periods = None
+        # Checks in order of cost: the next segment's (cached) verdict rejects most candidates
+        # (sentences, headings); the whole-text ones run only for what is left.
         for start, end, space, mark in _marks(text):
             if mark == ";" and (space or text.count(";") > 1):
                 continue  # French typography (" ; "), or a list that uses ";" itself
+            nxt, closer = self._next_segment(text, end)
+            if closer == ":" or (closer == "(" and not space) or not self._starts_name(nxt):
+                continue
+            if not (space or text[start - 1] in ")]") and not self._ends_name(
+                self._previous_segment(text, start)
+            ):
+                continue
             if (mark == ";" or not space) and text.rfind(":", 0, start) > max(
                 text.rfind(";", 0, start), text.rfind(". ", 0, start)
             ):
@@ -374,15 +386,7 @@ class SeparatorRepairer:
                     periods = len(_SENTENCE_BREAK.findall(text))
                 if periods > self.MAX_PERIODS:
                     continue  # the list itself uses ". " between parts
-            nxt, closer = self._next_segment(text, end)
-            if closer == ":" or (closer == "(" and not space) or not self._starts_name(nxt):
-                continue
-            first = nxt.split(None, 1)[0]
-            if not (space or text[start - 1] in ")]") and not self._ends_name(
-                self._previous_segment(text, start)
-            ):
-                continue
-            case = _case_of(first)
+            case = _case_of(nxt.lstrip())
             if case != "lower":
                 if list_case is None:
                     list_case = _list_case(text) or "?"
