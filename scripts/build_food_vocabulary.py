@@ -11,8 +11,13 @@ general dictionary also knows.
 Texts of the evaluation's frozen test split (engines/evaluation/dataset.py) are never counted,
 so the test split measures the engine on words its vocabulary did not learn from.
 
+The same texts give each language's ingredient lexicon, data/ingredients_{lang}.txt: every
+segment between separators shaped like an ingredient name (spellcheck/separators.py), with the
+number of distinct texts it occurs in; the separator stage restores commas with it.
+
 Then every language is compiled (food words + pyspellchecker's lists) into
-``data/vocabulary/{lang}.vocab``, the only files the engine reads (spellcheck/compiler.py).
+``data/vocabulary/{lang}.vocab``, and its ingredient names into ``{lang}.ingredients``: the
+only files the engine reads (spellcheck/compiler.py).
 ``--compile-only`` skips the counting and recompiles from the food-word files as they are.
 Run:
 
@@ -31,7 +36,13 @@ from pathlib import Path
 import duckdb
 
 from offbatch.engines.evaluation.dataset import split_of
-from offbatch.engines.spellcheck.compiler import compile_all, food_words_path
+from offbatch.engines.spellcheck.compiler import (
+    compile_all,
+    food_words_path,
+    ingredient_names_path,
+    write_ingredient_names,
+)
+from offbatch.engines.spellcheck.separators import text_segments
 from offbatch.engines.spellcheck.vocabulary import (
     DEFAULT_VOCABULARY_DIR,
     SUPPORTED_LANGUAGES,
@@ -61,9 +72,11 @@ def read_seed(lang: str) -> set[str]:
     return {lookup_key(line.strip()) for line in lines if line.strip() and not line.startswith("#")}
 
 
-def count_texts(dataset: Path) -> dict[str, Counter[str]]:
-    """Per language: word -> number of distinct ingredient texts containing it."""
+def count_texts(dataset: Path) -> tuple[dict[str, Counter[str]], dict[str, Counter[str]]]:
+    """Per language: word -> number of distinct ingredient texts containing it, and ingredient
+    name (segment between separators, spellcheck/separators.py) -> the same."""
     counts: dict[str, Counter[str]] = {lang: Counter() for lang in SUPPORTED_LANGUAGES}
+    segments: dict[str, Counter[str]] = {lang: Counter() for lang in SUPPORTED_LANGUAGES}
     seen: set[bytes] = set()
     con = duckdb.connect()
     cursor = con.execute(QUERY, [str(dataset), list(SUPPORTED_LANGUAGES)])
@@ -77,7 +90,8 @@ def count_texts(dataset: Path) -> dict[str, Counter[str]]:
             seen.add(key)
             words = {lookup_key(w) for w in WORD.findall(text)}
             counts[lang].update(w for w in words if len(w) >= MIN_WORD_LENGTH)
-    return counts
+            segments[lang].update(text_segments(text))
+    return counts, segments
 
 
 def write_vocabulary(path: Path, *, lang: str, counts: Counter[str], seed: set[str],
@@ -111,7 +125,7 @@ def main() -> None:
         for lang, size in compile_all(args.output_dir).items():
             print(f"{lang}: compiled, {size:,} bytes")
         return
-    counts = count_texts(args.dataset)
+    counts, segments = count_texts(args.dataset)
     args.output_dir.mkdir(parents=True, exist_ok=True)
     for lang in SUPPORTED_LANGUAGES:
         n = write_vocabulary(
@@ -120,6 +134,11 @@ def main() -> None:
             dataset_name=args.dataset.name,
         )
         print(f"{lang}: {n} words")
+        n = write_ingredient_names(
+            ingredient_names_path(args.output_dir, lang), lang=lang, counts=segments[lang],
+            dataset_name=args.dataset.name,
+        )
+        print(f"{lang}: {n} ingredient names")
     for lang, size in compile_all(args.output_dir).items():
         print(f"{lang}: compiled, {size:,} bytes")
 

@@ -13,6 +13,7 @@ from offbatch.engines.cpu import CpuSpellcheckEngine, normalize_lang
 from offbatch.engines.evaluation import dataset
 from offbatch.engines.spellcheck.compiler import compile_all
 from offbatch.engines.spellcheck.repair import apply_edits, find_edits
+from offbatch.engines.spellcheck.separators import ingredients_path
 from offbatch.engines.spellcheck.vocabulary import (
     DEFAULT_VOCABULARY_DIR,
     SUPPORTED_LANGUAGES,
@@ -29,10 +30,11 @@ def test_shipped_compiled_files_are_what_the_build_script_produces(tmp_path):
     # shipped food words and the installed pyspellchecker gives the shipped bytes, every language.
     compile_all(DEFAULT_VOCABULARY_DIR, tmp_path)
     for lang in SUPPORTED_LANGUAGES:
-        built = compiled_path(tmp_path, lang).read_bytes()
-        assert built == compiled_path(DEFAULT_VOCABULARY_DIR, lang).read_bytes(), (
-            f"{lang}: rebuild with: python scripts/build_food_vocabulary.py --compile-only"
-        )
+        for path in (compiled_path, ingredients_path):
+            built = path(tmp_path, lang).read_bytes()
+            assert built == path(DEFAULT_VOCABULARY_DIR, lang).read_bytes(), (
+                f"{lang}: rebuild with: python scripts/build_food_vocabulary.py --compile-only"
+            )
 
 
 def test_vocabulary_loads_buckets_only_when_a_word_of_them_is_looked_up():
@@ -57,7 +59,9 @@ def _reference(engine: CpuSpellcheckEngine, item: SpellcheckInput) -> str:
     lang = normalize_lang(item.lang)
     if lang is None or not item.text.strip():
         return item.text
-    return apply_edits(item.text, find_edits(item.text, engine.vocabulary(lang)))
+    fixed = apply_edits(item.text, find_edits(item.text, engine.vocabulary(lang)))
+    # the separator stage runs after the word edits, on their output (one implementation)
+    return apply_edits(fixed, engine.separator_repairer(lang).edits(fixed))
 
 
 def test_fast_path_gives_the_reference_implementation_s_outputs():

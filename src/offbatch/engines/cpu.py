@@ -2,7 +2,8 @@
 
 It repairs words split by OCR (``léci - thine``, ``émul sifiant``), stray capitals, missing
 accents and confident one-letter typos, using compiled vocabularies (pyspellchecker's word lists
-plus a shipped food vocabulary, see spellcheck/vocabulary.py). A wrong correction is worse than
+plus a shipped food vocabulary, see spellcheck/vocabulary.py); then, on the word-fixed text,
+lost or misread commas between ingredients (spellcheck/separators.py, an ingredient lexicon). A wrong correction is worse than
 none: every rule refuses when in doubt (see spellcheck/repair.py and docs/engines.md).
 """
 
@@ -16,6 +17,7 @@ from typing import ClassVar
 from offbatch.engines.base import Correction, Engine, SpellcheckInput
 from offbatch.engines.spellcheck.fast import FastRepairer
 from offbatch.engines.spellcheck.repair import apply_edits
+from offbatch.engines.spellcheck.separators import SeparatorRepairer, load_lexicon
 from offbatch.engines.spellcheck.vocabulary import (
     DEFAULT_VOCABULARY_DIR,
     SUPPORTED_LANGUAGES,
@@ -48,18 +50,23 @@ class CpuSpellcheckEngine(Engine):
     """Vocabularies load lazily, once per language, and stay cached on the instance.
 
     ``vocabulary_dir`` holds ``vocabulary/{lang}.vocab`` (default: the shipped ones, compiled by
-    scripts/build_food_vocabulary.py); ``fix_typos`` enables the edit-distance-1 typo repair.
+    scripts/build_food_vocabulary.py); ``fix_typos`` enables the edit-distance-1 typo repair;
+    ``lost_commas`` the separator stage's lost-comma rule (off by default: with the lexicon of the
+    bundled sample it is ~75% right, see docs/engines.md; misread commas are always restored).
     Thread-safe: loading is guarded by a lock; the per-word caches hold equal values whichever
     thread fills them.
     """
 
     name: ClassVar[str] = "cpu"
 
-    def __init__(self, *, vocabulary_dir: str | Path | None = None, fix_typos: bool = True) -> None:
+    def __init__(self, *, vocabulary_dir: str | Path | None = None, fix_typos: bool = True,
+                 lost_commas: bool = False) -> None:
         self._vocabulary_dir = Path(vocabulary_dir) if vocabulary_dir else DEFAULT_VOCABULARY_DIR
         self._fix_typos = fix_typos
+        self._lost_commas = lost_commas
         self._vocabularies: dict[str, Vocabulary] = {}
         self._repairers: dict[str, FastRepairer] = {}
+        self._separators: dict[str, SeparatorRepairer] = {}
         self._langs: dict[str, str | None] = {}  # label as given -> normalised code
         self._version: str | None = None
         self._lock = threading.Lock()
@@ -73,7 +80,8 @@ class CpuSpellcheckEngine(Engine):
         if self._version is None:
             digest = vocabulary_digest(self._vocabulary_dir)
             typos = "" if self._fix_typos else "-notypos"
-            self._version = f"cpu-spellcheck-{ALGORITHM_REVISION}{typos}+{digest}"
+            commas = "-lostcommas" if self._lost_commas else ""
+            self._version = f"cpu-spellcheck-{ALGORITHM_REVISION}{typos}{commas}+{digest}"
         return self._version
 
     def correct(self, items: Sequence[SpellcheckInput]) -> list[Correction]:
@@ -83,6 +91,7 @@ class CpuSpellcheckEngine(Engine):
         with self._lock:
             self._vocabularies.clear()
             self._repairers.clear()
+            self._separators.clear()
 
     def vocabulary(self, lang: str) -> Vocabulary:
         """The (cached) vocabulary of a supported language code."""
@@ -101,6 +110,17 @@ class CpuSpellcheckEngine(Engine):
                 )
         return repairer
 
+    def separator_repairer(self, lang: str) -> SeparatorRepairer:
+        """The (cached) separator stage of a supported language code."""
+        repairer = self._separators.get(lang)
+        if repairer is None:
+            lexicon = load_lexicon(lang, vocabulary_dir=self._vocabulary_dir)
+            with self._lock:
+                repairer = self._separators.setdefault(
+                    lang, SeparatorRepairer(lexicon, lost_commas=self._lost_commas)
+                )
+        return repairer
+
     def _correct_text(self, text: object, lang: object) -> str:
         if not isinstance(text, str):
             return "" if text is None else str(text)
@@ -110,4 +130,8 @@ class CpuSpellcheckEngine(Engine):
         if code is None or not text.strip():
             return text
         edits = self._repairer(code).edits(text)
-        return apply_edits(text, edits) if edits else text
+        fixed = apply_edits(text, edits) if edits else text
+        # Separators last, on the word-fixed text: their rules look words up as corrected.
+        separators = self._separators.get(code) or self.separator_repairer(code)
+        separator_edits = separators.edits(fixed)
+        return apply_edits(fixed, separator_edits) if separator_edits else fixed

@@ -234,10 +234,14 @@ def load_vocabulary(lang: str, *, vocabulary_dir: Path) -> Vocabulary:
 
 
 def vocabulary_digest(vocabulary_dir: Path) -> str:
-    """A short hash of everything the corrections depend on: the compiled files."""
+    """A short hash of everything the corrections depend on: the compiled files (the word
+    vocabularies, then the ingredient lexicons of the separator stage)."""
     digest = hashlib.sha256()
     for lang in SUPPORTED_LANGUAGES:
         path = compiled_path(vocabulary_dir, lang)
         digest.update(lang.encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest() if path.is_file() else b"<missing>")
+    for lang in SUPPORTED_LANGUAGES:
+        path = vocabulary_dir / "vocabulary" / f"{lang}.ingredients"
         digest.update(hashlib.sha256(path.read_bytes()).digest() if path.is_file() else b"<missing>")
     return digest.hexdigest()[:10]

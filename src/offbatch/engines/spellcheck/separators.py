@@ -1,0 +1,430 @@
+"""The separator stage: put back the commas an ingredient list lost or had misread.
+
+It runs after the word edits (engines/cpu.py), on the word-fixed text, and only ever inserts a
+comma or turns a ``.``/``;`` into one: words are never changed. Its knowledge is an *ingredient
+lexicon* per language, counted at build time by scripts/build_food_vocabulary.py from the
+segments between separators of real ingredient texts (never those of the evaluation's test
+split): ``segment -> number of distinct texts``, compiled into ``data/vocabulary/{lang}.ingredients``.
+
+Rules (docs/engines.md, "Separators", has what each never touches):
+
+- ``misread-comma`` (always on): `` . ``, ``. `` or ``; `` between two names of a comma-separated
+  list -> ``, ``; never before a heading (``pasta:``), a sentence (``May contain ...``), a
+  number, a word whose case does not fit the list, nor in a list that uses ``;`` or ``. ``
+  itself, nor where it closes a ``heading: ...`` part.
+- ``lost-comma`` (``lost_commas=True``): a segment that is not a known name but reads in exactly
+  one way as the fewest (2 or 3) known names, cut only between words that end and start names
+  and were never seen side by side inside one: ``sugar cocoa butter`` -> ``sugar, cocoa butter``.
+  Also right after a closing bracket, percentage or markup: ``(emulsifier) salt`` ->
+  ``(emulsifier), salt``. Off by default: with the bundled sample's small lexicon it is right
+  ~3 times in 4 (compounds it has not seen: ``garlic salt``).
+
+Every rule refuses when in doubt: a wrong comma splits one ingredient into two.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
+
+from offbatch.engines.spellcheck.repair import Edit
+from offbatch.engines.spellcheck.vocabulary import lookup_key
+from offbatch.errors import EngineError
+
+INGREDIENTS_FORMAT = "offbatch-ingredients/1"
+LOST_COMMA = "lost-comma"
+MISREAD_COMMA = "misread-comma"
+
+# HTML the export leaves in some texts (<span class="allergen">milk</span>).
+MARKUP = re.compile(r"<[^<>]*>")
+# What separates two ingredients (or opens/closes a sub-list) in a list.
+SEPARATOR_CHARS = re.compile(r"[,;.:()\[\]{}]")
+# A segment the lexicon holds: 1-6 words of letters, digits, apostrophes, hyphens, "&" (the
+# first a letter), once normalised (see segment_key).
+_SEGMENT_SHAPE = re.compile(r"[^\W\d_][\w'’\-&]*(?: [\w'’\-&]+){0,5}")
+_SPACES = re.compile(r"\s+")
+_MARKS = re.compile(r"[_*]")
+# A run the lost-comma rule may cut: words and single spaces only (no digits-with-%, markup...).
+_CUTTABLE = re.compile(r"[\w'’\-&* \t]+")
+_WORDS = re.compile(r"\S+")
+# ". " then a lowercase word: how some lists separate their parts.
+_SENTENCE_BREAK = re.compile(r"\. (?=[^\W\d_])")
+# Right after a closing bracket, a word with no separator between them.
+_AFTER_BRACKET = re.compile(r"(?:[)\]%*]|</\w+>)( +)(?=[^\W\d_])")
+
+MAX_SEGMENT_WORDS = 6
+# A segment looked back at is at most this long (a name is far shorter; bounds the scans).
+MAX_SEGMENT_CHARS = 200
+# Words that start a sentence (allergen notes, origin, storage), not an ingredient.
+SENTENCE_STARTS = frozenset({
+    "may", "contain", "contains", "made", "produced", "manufactured", "packed", "packaged",
+    "allergy", "allergen", "allergens", "store", "keep", "best", "for", "suitable", "not", "see",
+    "including", "ingredients", "peut", "contient", "traces", "fabriqué", "fabriqués", "élaboré",
+    "conditionné", "origine", "produit", "provenance", "pour", "sans", "voir", "conserver", "à",
+    "dont", "ingrédients", "kann", "enthält", "spuren", "hergestellt", "verpackt", "ohne",
+    "zutaten", "puede", "contiene", "trazas", "elaborado", "ingredientes", "può", "tracce",
+    "prodotto", "ingredienti", "kan", "bevat", "sporen", "gemaakt", "ingrediënten", "pode",
+    "contém"
+})
+# What follows a name that announces its own parts.
+HEADS = frozenset(":([{")
+# Words that join two ingredients or a name's parts: never next to a restored comma.
+CONNECTORS = frozenset({
+    "and", "&", "or", "with", "of", "from", "in", "as", "et", "ou", "avec", "de", "du", "des", "à",
+    "au", "aux", "en", "und", "oder", "mit", "aus", "von", "y", "o", "con", "del", "e", "ed", "di",
+    "della", "met", "van"
+})
+# Cached segments and decisions per language before the cache is emptied.
+MAX_CACHED = 300_000
+
+
+def segment_key(raw: str) -> str | None:
+    """The lexicon key of one segment (``" Cocoa  Butter* "`` -> ``"cocoa butter"``), or None
+    when it is not shaped like an ingredient name (digits first, markup, over 6 words...)."""
+    if "<" in raw:
+        raw = MARKUP.sub("", raw)
+    key = _SPACES.sub(" ", _MARKS.sub("", lookup_key(raw))).strip(" -'’")
+    return key if _SEGMENT_SHAPE.fullmatch(key) else None
+
+
+def text_segments(text: str) -> set[str]:
+    """The distinct lexicon keys of one ingredient text (what the build script counts)."""
+    keys = (segment_key(s) for s in SEPARATOR_CHARS.split(MARKUP.sub("", text)))
+    return {key for key in keys if key}
+
+
+def ingredients_path(vocabulary_dir: Path, lang: str) -> Path:
+    return vocabulary_dir / "vocabulary" / f"{lang}.ingredients"
+
+
+def compile_ingredients(lang: str, counts: dict[str, int], *, source: str) -> bytes:
+    """The compiled lexicon: a JSON header line, then zlib of sorted ``key<TAB>texts`` lines."""
+    body = "".join(f"{key}\t{counts[key]}\n" for key in sorted(counts)).encode()
+    header = {"format": INGREDIENTS_FORMAT, "lang": lang, "segments": len(counts), "source": source}
+    return (json.dumps(header, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+            + b"\n" + zlib.compress(body, 9))
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """Known ingredient names of one language (key -> distinct texts), and the word pairs seen
+    side by side inside one (a cut there would split a known name)."""
+
+    lang: str
+    counts: dict[str, int]
+    inner_pairs: frozenset[tuple[str, str]]
+    # word -> (texts where it is a name's first word, its last word, anywhere in a name)
+    positions: dict[str, tuple[int, int, int]]
+
+    @classmethod
+    def from_counts(cls, lang: str, counts: dict[str, int]) -> Lexicon:
+        pairs = set()
+        first: dict[str, int] = {}
+        last: dict[str, int] = {}
+        anywhere: dict[str, int] = {}
+        for key, n in counts.items():
+            words = key.split(" ")
+            pairs.update(pairwise(words))
+            first[words[0]] = first.get(words[0], 0) + n
+            last[words[-1]] = last.get(words[-1], 0) + n
+            for word in set(words):
+                anywhere[word] = anywhere.get(word, 0) + n
+        positions = {w: (first.get(w, 0), last.get(w, 0), n) for w, n in anywhere.items()}
+        return cls(lang, counts, frozenset(pairs), positions)
+
+    def count(self, key: str | None) -> int:
+        return self.counts.get(key, 0) if key else 0
+
+    def starts(self, word: str) -> float:
+        """The share of the names holding ``word`` that start with it."""
+        first, _, anywhere = self.positions.get(word, (0, 0, 0))
+        return first / anywhere if anywhere else 0.0
+
+    def ends(self, word: str) -> float:
+        _, last, anywhere = self.positions.get(word, (0, 0, 0))
+        return last / anywhere if anywhere else 0.0
+
+
+def load_lexicon(lang: str, *, vocabulary_dir: Path) -> Lexicon:
+    path = ingredients_path(vocabulary_dir, lang)
+    hint = "rebuild it with: python scripts/build_food_vocabulary.py --compile-only"
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise EngineError(f"cannot read the ingredient lexicon {path}: {e.strerror or e}", hint=hint) from e
+    end = data.find(b"\n")
+    try:
+        header = json.loads(data[: max(end, 0)])
+        if not isinstance(header, dict) or header.get("format") != INGREDIENTS_FORMAT or header.get("lang") != lang:
+            raise ValueError("wrong header")
+        lines = zlib.decompress(data[end + 1 :]).decode().splitlines()
+        counts = {key: int(n) for key, n in (line.split("\t") for line in lines)}
+    except (ValueError, zlib.error, UnicodeDecodeError) as e:
+        raise EngineError(f"{path}: expected a {INGREDIENTS_FORMAT} file for {lang!r} ({e})", hint=hint) from e
+    return Lexicon.from_counts(lang, counts)
+
+
+def _case_of(word: str) -> str:
+    """"lower", "upper" (two capitals: ``SUGAR``) or "title" (``Sugar``, ``E``), from the first
+    two characters."""
+    if not word[:1].isupper():
+        return "lower"
+    return "upper" if word[1:2].isupper() else "title"
+
+
+def _list_case(text: str) -> str | None:
+    """How the words after ", " are written in this list (None: no clear habit)."""
+    cases = [_case_of(part[:2]) for part in text.split(", ")[1:] if part[:1].isalpha()]
+    if not cases:
+        return None
+    best = max(("lower", "title", "upper"), key=cases.count)
+    return best if cases.count(best) * 3 >= len(cases) * 2 else None
+
+
+class SeparatorRepairer:
+    """Finds the separator edits of one language's texts; decisions about a segment are cached.
+
+    ``lost_commas=False`` keeps only the misread-comma rule (the engine's default: see
+    docs/engines.md for why the lost-comma rule needs a lexicon counted from a full dump).
+
+    Thresholds are the rules' knobs (tuned on the dev split only, see docs/engines.md).
+    """
+
+    # A list: at least this many ", " in the text.
+    MIN_LIST_COMMAS = 2
+    # A name counts as a known ingredient from this many distinct texts.
+    MIN_KNOWN = 1
+    # A segment seen as one name in this many texts is never cut; seen in fewer (once: maybe a
+    # list that lost its comma there too), it is cut only if each part is seen this often.
+    MIN_BLOCKING = 2
+    MIN_OVERRULING = 5
+    # At most this many names read in one segment (two lost commas).
+    MAX_PARTS = 3
+    # A list with more ". word" than this uses periods between its parts: they stay.
+    MAX_PERIODS = 2
+    # The word before a lost comma ends, and the word after starts, at least this share of the
+    # known names holding it ("cheese powder": "powder" mostly ends names, no cut before it).
+    MIN_END_SHARE = 0.5
+    MIN_START_SHARE = 0.5
+
+    def __init__(self, lexicon: Lexicon, *, lost_commas: bool = True) -> None:
+        self._lexicon = lexicon
+        self._lost_commas = lost_commas
+        self._cuts: dict[str, tuple[int, ...]] = {}  # segment as written -> comma offsets
+        # Segments (as split, spaces kept) that never take a comma: a text made of them only,
+        # with no "." / ";" / bracket before a word, is answered without a Python loop.
+        self._inert: set[str] = set()
+        self._starts: dict[str, bool] = {}
+        self._ends: dict[str, bool] = {}
+
+    def _known(self, key: str | None) -> bool:
+        return self._lexicon.count(key) >= self.MIN_KNOWN
+
+    def _cut(self, segment: str) -> tuple[int, ...]:
+        """Where to put commas in ``segment`` (offsets into it; none: no change)."""
+        if segment in self._cuts:
+            return self._cuts[segment]
+        if len(self._cuts) >= MAX_CACHED:
+            self._cuts.clear()
+        self._cuts[segment] = cut = self._find_cut(segment)
+        return cut
+
+    def _find_cut(self, segment: str) -> tuple[int, ...]:
+        if " " not in segment or not _CUTTABLE.fullmatch(segment):
+            return ()
+        words = list(_WORDS.finditer(segment))
+        if not 2 <= len(words) <= 2 * MAX_SEGMENT_WORDS:
+            return ()
+        whole = self._lexicon.count(segment_key(segment))
+        if whole >= self.MIN_BLOCKING:
+            return ()
+        n = len(words)
+        # known[i][j]: texts holding words i..j-1 as one name
+        count = self._lexicon.count
+        known = {(i, j): count(segment_key(segment[words[i].start() : words[j - 1].end()]))
+                 for i in range(n) for j in range(i + 1, n + 1) if j - i <= MAX_SEGMENT_WORDS}
+        readings = [cuts for cuts in self._readings(known, 0, n, self.MAX_PARTS) if cuts]
+        # The fewest names that make the segment, and only one way to make it with that many
+        # ("corn syrup sugar" is corn syrup + sugar; that corn + syrup + sugar reads too is moot).
+        fewest = min((len(cuts) for cuts in readings), default=0)
+        readings = [cuts for cuts in readings if len(cuts) == fewest]
+        if len(readings) != 1:
+            return ()
+        cuts = readings[0]
+        bounds = (0, *cuts, n)
+        if whole and min(known[(i, j)] for i, j in pairwise(bounds)) < self.MIN_OVERRULING:
+            return ()  # the whole is a name once; its parts are not common enough to doubt it
+        keys = [_MARKS.sub("", lookup_key(m.group())) for m in words]
+        lexicon = self._lexicon
+        for k in cuts:
+            a, b = keys[k - 1], keys[k]
+            if (a, b) in lexicon.inner_pairs or b in SENTENCE_STARTS or a in CONNECTORS or b in CONNECTORS:
+                return ()
+            if lexicon.ends(a) < self.MIN_END_SHARE or lexicon.starts(b) < self.MIN_START_SHARE:
+                return ()
+        return tuple(words[k - 1].end() for k in cuts)
+
+    def _readings(self, known: dict[tuple[int, int], int], start: int, end: int, parts: int) -> list[tuple[int, ...]]:
+        """Every way to read words start..end-1 as at most ``parts`` known names: the cut
+        positions of each (``()`` is the whole span read as one name)."""
+        found = []
+        if known.get((start, end), 0) >= self.MIN_KNOWN:
+            found.append(())
+        if parts > 1:
+            for k in range(start + 1, end):
+                if known.get((start, k), 0) >= self.MIN_KNOWN:
+                    found += [(k, *rest) for rest in self._readings(known, k, end, parts - 1)]
+        return found
+
+    def edits(self, text: str) -> list[Edit]:
+        """The separator edits of ``text`` (sorted, not overlapping); ``[]`` for most texts."""
+        misread = ". " in text or "; " in text  # plain string searches: the cheapest test first
+        if not self._lost_commas and not misread:
+            return []
+        if text.count(", ") < self.MIN_LIST_COMMAS:
+            return []
+        if not self._lost_commas:
+            return self._misread(text)
+        parts = SEPARATOR_CHARS.split(text)
+        # Fast path (most texts): every segment already known to need no comma, and no "." /
+        # ";" / bracket followed by a word; one split, one set test and two searches, all in C.
+        if self._inert.issuperset(parts) and not misread and not _AFTER_BRACKET.search(text):
+            return []
+        edits: list[Edit] = []
+        start = 0
+        for part in parts:
+            end = start + len(part)
+            if part not in self._inert:
+                cuts = self._cut(part.strip())
+                if not cuts:
+                    if len(self._inert) >= MAX_CACHED:
+                        self._inert.clear()
+                    self._inert.add(part)
+                elif text[end : end + 1] not in HEADS:  # "Caramel corn (", "pasta:": no guess
+                    lead = start + len(part) - len(part.lstrip())
+                    edits += [Edit(lead + cut, lead + cut, ",", LOST_COMMA) for cut in cuts]
+            start = end + 1  # every separator is one character
+        if misread:
+            edits += self._misread(text)
+        edits += self._after_brackets(text)
+        edits.sort(key=lambda e: (e.start, e.end))
+        return edits
+
+    def _next_segment(self, text: str, start: int) -> tuple[str, str]:
+        """The segment starting at ``start`` and the separator that ends it ("" at the end)."""
+        m = SEPARATOR_CHARS.search(text, start)
+        return (text[start : m.start()], m.group()) if m else (text[start:], "")
+
+    def _previous_segment(self, text: str, end: int) -> str:
+        window = max(0, end - MAX_SEGMENT_CHARS)
+        start = max(text.rfind(c, window, end) for c in ",;.:([{")
+        return text[max(start + 1, window) : end]
+
+    def _starts_name(self, segment: str) -> bool:
+        """``segment`` is a known name, or its first word mostly starts known names (cached)."""
+        starts = self._starts.get(segment)
+        if starts is None:
+            if len(self._starts) >= MAX_CACHED:
+                self._starts.clear()
+            starts = self._starts[segment] = self._find_starts_name(segment)
+        return starts
+
+    def _ends_name(self, segment: str) -> bool:
+        """``segment`` is a known name, or its last word mostly ends known names (cached)."""
+        ends = self._ends.get(segment)
+        if ends is None:
+            if len(self._ends) >= MAX_CACHED:
+                self._ends.clear()
+            ends = self._ends[segment] = self._find_ends_name(segment)
+        return ends
+
+    def _find_starts_name(self, segment: str) -> bool:
+        key = segment_key(segment)
+        if not key:
+            return False
+        word = key.split(" ", 1)[0]
+        if word in SENTENCE_STARTS or word in CONNECTORS:
+            return False
+        return self._known(key) or self._lexicon.starts(word) >= self.MIN_START_SHARE
+
+    def _find_ends_name(self, segment: str) -> bool:
+        key = segment_key(segment)
+        if not key:
+            return False
+        word = key.rsplit(" ", 1)[-1]
+        if word in CONNECTORS:
+            return False
+        return self._known(key) or self._lexicon.ends(word) >= self.MIN_END_SHARE
+
+    def _misread(self, text: str) -> list[Edit]:
+        found = []
+        list_case = None
+        periods = None
+        # Checks in order of cost: the next segment's (cached) verdict rejects most candidates
+        # (sentences, headings); the whole-text ones run only for what is left.
+        for start, end, space, mark in _marks(text):
+            if mark == ";" and (space or text.count(";") > 1):
+                continue  # French typography (" ; "), or a list that uses ";" itself
+            nxt, closer = self._next_segment(text, end)
+            if closer == ":" or (closer == "(" and not space) or not self._starts_name(nxt):
+                continue
+            if not (space or text[start - 1] in ")]") and not self._ends_name(
+                self._previous_segment(text, start)
+            ):
+                continue
+            if (mark == ";" or not space) and text.rfind(":", 0, start) > max(
+                text.rfind(";", 0, start), text.rfind(". ", 0, start)
+            ):
+                continue  # closing a part opened by "heading:" ("poudres à lever : ...; ail")
+            if mark == "." and not space:
+                if periods is None:
+                    periods = len(_SENTENCE_BREAK.findall(text))
+                if periods > self.MAX_PERIODS:
+                    continue  # the list itself uses ". " between parts
+            case = _case_of(nxt.lstrip())
+            if case != "lower":
+                if list_case is None:
+                    list_case = _list_case(text) or "?"
+                if case != list_case:
+                    continue
+            found.append(Edit(start, end, ", ", MISREAD_COMMA))
+        found.sort(key=lambda e: e.start)  # _marks gives the periods first, then the semicolons
+        return found
+
+    def _after_brackets(self, text: str) -> list[Edit]:
+        found = []
+        for m in _AFTER_BRACKET.finditer(text):
+            closing = text[m.start() : m.start(1)]
+            if closing in ("%", "*") and closing + ", " not in text:
+                continue  # the list does not put commas after its percentages (or stars)
+            nxt, closer = self._next_segment(text, m.end())
+            key = segment_key(nxt)
+            if closer in (":", "(") or not key or key.split(" ", 1)[0] in SENTENCE_STARTS | CONNECTORS:
+                continue
+            if self._known(key) or self._cut(nxt.strip()):
+                found.append(Edit(m.start(1), m.start(1), ",", LOST_COMMA))
+        return found
+
+
+def _marks(text: str) -> Iterator[tuple[int, int, bool, str]]:
+    """Each "." or ";" (one space before it at most) after a letter or a closing bracket, then
+    spaces, then a letter: (start, end, space before, mark). Plain string searches, as most
+    texts hold none and a regex scan of every text cost more than the rest of the stage."""
+    for mark in ".;":
+        at = text.find(mark + " ")
+        while at >= 0:
+            end = at + 2
+            while end < len(text) and text[end] == " ":
+                end += 1
+            space = text[at - 1] == " "
+            start = at - 1 if space else at
+            if end < len(text) and start > 0 and text[end].isalpha() and (
+                text[start - 1].isalpha() or text[start - 1] in ")]*>"
+            ):
+                yield start, end, space, mark
+            at = text.find(mark + " ", at + 1)
