@@ -235,6 +235,11 @@ def predicted_codes(db: Database, *, job_type: JobType, engine: str, settings: S
     The version comes from the engine built with ``settings``: for vLLM, ``model@OFFBATCH_VLLM_REVISION``
     (the commit the image bakes), as the tasks record it.
     """
+    with db.session() as s:
+        if s.scalar(sa_select(Prediction.id).where(Prediction.type == job_type.prediction_type).limit(1)) is None:
+            # Nothing predicted yet (a new home): no engine to build for its version (for the CPU
+            # engine, a hash of its vocabularies: ~50 ms of a small launch).
+            return pa.array([], pa.string())
     version = load_engine(engine, settings=settings).version
     with db.session() as s:
         codes = s.scalars(

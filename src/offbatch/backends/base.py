@@ -15,6 +15,7 @@ States follow Google Cloud Batch. A backend keeps its state where another proces
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -139,6 +140,12 @@ class Backend(ABC):
 
     @abstractmethod
     def status(self, ref: str) -> JobStatus: ...
+
+    def wait(self, ref: str, *, timeout: float) -> None:
+        """Block up to ``timeout`` seconds between two looks at a job's status; return early
+        when the job may just have finished, so a follower (``launch --wait``) sees its end at
+        once. Never raises for a job it cannot watch. Default: sleep ``timeout``."""
+        time.sleep(timeout)
 
     @abstractmethod
     def logs(self, ref: str, *, task: int | None = None, follow: bool = False) -> Iterator[str]: ...

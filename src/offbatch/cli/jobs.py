@@ -155,7 +155,7 @@ def _follow(job_id: str, *, rows: int, say=click.echo):
             shown = done
             if status.state.is_finished():
                 break
-            time.sleep(poll)
+            backend.wait(job.backend_ref or job.id, timeout=poll)
             poll = min(poll * 1.5, POLL_MAX_SECONDS)
     finally:
         if bar is not None:

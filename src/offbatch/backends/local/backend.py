@@ -21,6 +21,7 @@ from offbatch import contract
 from offbatch.backends.base import Backend, JobSpec, JobState, JobStatus, TaskState
 from offbatch.backends.local import takeover
 from offbatch.backends.local.environment import inherited
+from offbatch.backends.local.processes import wait_for_exit
 from offbatch.backends.local.state import JobDir, JobRecord, TaskRecord, now_iso, write_json_atomic
 from offbatch.config import JobConfig
 from offbatch.errors import BackendError, ConfigError, NotFoundError
@@ -142,6 +143,19 @@ class LocalBackend(Backend):
 
     def status(self, ref: str) -> JobStatus:
         return self._current(self._dir(ref)).to_status()
+
+    def wait(self, ref: str, *, timeout: float) -> None:
+        """Wait on the job's supervisor process itself: it exits once the job has ended, so this
+        returns within microseconds of the end (``processes.wait_for_exit``), not at the next poll."""
+        try:
+            record = self._dir(ref).read()
+        except (NotFoundError, OSError, ValueError, TypeError):
+            record = None
+        supervisor = record.supervisor() if record is not None else None
+        if supervisor is None or JobState(record.state).is_finished() or not supervisor.alive():
+            time.sleep(timeout)  # not started yet, or nothing left to wait on
+            return
+        wait_for_exit([supervisor], timeout=timeout)
 
     def _current(self, job_dir: JobDir) -> JobRecord:
         """The job's record, or what it amounts to if its supervisor is gone (takeover.py)."""
