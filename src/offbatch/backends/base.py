@@ -15,6 +15,7 @@ States follow Google Cloud Batch. A backend keeps its state where another proces
 
 from __future__ import annotations
 
+import contextlib
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -129,6 +130,12 @@ class Backend(ABC):
         """Problems that would make ``submit`` fail or the job unable to run (e.g. storage the
         tasks cannot reach). ``launch`` refuses on them before extracting; ``--dry-run`` lists them."""
         return []
+
+    def prepared(self) -> contextlib.AbstractContextManager[None]:
+        """A block in which a ``submit`` is likely (a launch extracting its input): the backend
+        may start now what ``submit`` will need, so that its start-up overlaps the launch's own
+        work. Leaving the block releases whatever ``submit`` did not use. Default: nothing."""
+        return contextlib.nullcontext()
 
     @abstractmethod
     def describe(self, spec: JobSpec) -> dict[str, Any]:

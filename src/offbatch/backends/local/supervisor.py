@@ -16,8 +16,9 @@ It runs ``task_count`` tasks, at most ``parallelism`` at once, and applies Googl
 The job ends SUCCEEDED when every task succeeded, FAILED (with the first failure's reason)
 otherwise. Each running task's process (pid + start time) is kept in ``state.json``, so that
 if this supervisor dies its job can be read, cancelled and resumed without it (``takeover.py``).
-Started as ``python -m offbatch.backends.local.supervisor JOB_DIR`` with its instructions
-(including the worker env, which holds the import token) as JSON on stdin.
+Started as ``python -m offbatch.backends.local.supervisor LOG TASK_COMMAND`` (possibly before
+the job exists, see the backend) with its instructions (the job folder, the worker env, which
+holds the import token) as JSON on stdin.
 """
 
 from __future__ import annotations
@@ -240,10 +241,23 @@ class Supervisor:
 
 
 def main(argv: list[str]) -> int:
-    job_dir = JobDir(Path(argv[1]).parent, Path(argv[1]).name)
-    instructions = json.loads(sys.stdin.read())
+    """``supervisor.py LOG TASK_COMMAND_JSON``, the job's instructions on stdin (see the backend).
+
+    The worker is imported first (``spawn.preload``), while the launch that started this
+    process is still extracting; then this waits for the job. No job (stdin closed empty): the
+    launch submitted nothing, and this exits.
+    """
+    log = Path(argv[1])
+    spawn.preload(json.loads(argv[2]))  # once, so that tasks forked from here start warm
+    data = sys.stdin.read()
+    if not data:
+        log.unlink(missing_ok=True)
+        return 0
+    instructions = json.loads(data)
+    path = Path(instructions["job_dir"])
+    job_dir = JobDir(path.parent, path.name)
+    _log_into(job_dir.supervisor_log, log)
     supervisor = Supervisor(job_dir, instructions)
-    spawn.preload(supervisor.command)  # once, so that tasks forked from here start warm
     # A SIGTERM to the supervisor (e.g. `kill`) is a cancel request: tasks are stopped cleanly.
     signal.signal(signal.SIGTERM, lambda *_: job_dir.cancel_marker.touch())
     try:
@@ -252,6 +266,17 @@ def main(argv: list[str]) -> int:
         supervisor.set_job_state(JobState.FAILED, "supervisor crashed", reason=f"local supervisor crashed: {e!r}")
         raise
     return 0
+
+
+def _log_into(job_log: Path, log: Path) -> None:
+    """From now on write to the job's ``supervisor.log``, after what was written before the job came."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with open(job_log, "ab") as f:
+        f.write(log.read_bytes())
+        os.dup2(f.fileno(), 1)
+        os.dup2(f.fileno(), 2)
+    log.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":
