@@ -104,6 +104,8 @@ def main() -> None:
     args = parser.parse_args()
 
     peer = metaflow_python()
+    # Other work on the machine slows both sides, not equally: say how loaded it was.
+    print("load average (1, 5, 15 min) at the start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()), flush=True)
     offbatch = Path(sys.executable).with_name("offbatch")
     with tempfile.TemporaryDirectory(prefix="offbatch-peer-") as tmp:
         root = Path(tmp)
@@ -122,6 +124,7 @@ def main() -> None:
             theirs.append(timed([str(peer), "fanout.py", "--quiet", "--no-pylint", "run"],
                                 cwd=root, env=mf_env, expect="Done"))
             print(f"run {run + 1}: offbatch {ours[-1]:.2f} s, metaflow {theirs[-1]:.2f} s", flush=True)
+    print("load average (1, 5, 15 min) at the end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     a, b = statistics.median(ours), statistics.median(theirs)
     ratio = a / b
     verdict = "met" if ratio <= TARGET_RATIO else "NOT met"

@@ -235,6 +235,11 @@ def predicted_codes(db: Database, *, job_type: JobType, engine: str, settings: S
     The version comes from the engine built with ``settings``: for vLLM, ``model@OFFBATCH_VLLM_REVISION``
     (the commit the image bakes), as the tasks record it.
     """
+    with db.session() as s:
+        if s.scalar(sa_select(Prediction.id).where(Prediction.type == job_type.prediction_type).limit(1)) is None:
+            # Nothing predicted yet (a new home): no engine to build for its version (for the CPU
+            # engine, a hash of its vocabularies: ~50 ms of a small launch).
+            return pa.array([], pa.string())
     version = load_engine(engine, settings=settings).version
     with db.session() as s:
         codes = s.scalars(
@@ -273,6 +278,7 @@ def launch(
     *,
     job_type_name: str,
     backend_name: str | None = None,
+    backend: Backend | None = None,
     config_path: Path | None = None,
     dataset: str | None = None,
     limit: int | None = None,
@@ -293,11 +299,13 @@ def launch(
 
     ``confirm(plan) -> bool`` is asked after extraction and before anything is submitted;
     returning False abandons the launch (its input folder and reserved row are removed).
-    ``now`` is the launch time the job id is made of (default: the clock).
+    ``now`` is the launch time the job id is made of (default: the clock). ``backend`` (default:
+    the one ``backend_name`` or the settings name) lets the caller start it ahead (``prepared``).
     """
     job_type = get_job_type(job_type_name)
-    backend_name = backend_name or settings.backend
-    backend: Backend = get_backend(backend_name, settings)
+    if backend is None:
+        backend = get_backend(backend_name or settings.backend, settings)
+    backend_name = backend.name
     path = config_path or job_type.config_path(backend_name)
     if config_path is None and not path.exists():
         raise ConfigError(f"job type {job_type.name!r} has no config for the {backend_name!r} backend")

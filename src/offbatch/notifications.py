@@ -31,7 +31,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import httpx
 from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -133,12 +132,18 @@ def payload(settings: Settings, event: str, job: Job, run: ImportRun | None) -> 
 
 
 def _http_post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
+    import httpx
+
     return httpx.post(url, content=body, headers=headers, timeout=timeout).status_code
 
 
 def deliver(settings: Settings, body: dict, *, post: Post = _http_post,
             sleep: Callable[[float], None] = time.sleep) -> tuple[bool, int, str | None]:
     """POST ``body`` with retries; return (sent, attempts, last error). Never raises."""
+    # Here, not at the top: httpx (which loads rich and pygments for its own CLI) would cost every
+    # command that imports this module ~0.1 s, most of which never send a notification.
+    import httpx
+
     assert settings.notify_url is not None
     data = json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
     error: str | None = None

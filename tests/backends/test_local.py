@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -199,6 +200,45 @@ def test_another_process_reads_the_state(backend, record_dir, home_settings):
     assert [s.job_id for s in other.list()] == ["job-shared"]
     lines = list(other.logs(ref, task=1))
     assert any("task 1 attempt 0 mode ok" in line for line in lines)
+
+
+def test_a_supervisor_started_ahead_runs_the_job_it_is_handed_and_leaves_no_stray_log(backend, record_dir):
+    with backend.prepared():
+        waiting = backend._waiting
+        assert waiting is not None and waiting.process.poll() is None  # started before the job exists
+        ref = backend.submit(make_spec("job-ahead", record_dir))
+    assert finished(backend, ref).state == JobState.SUCCEEDED
+    assert backend.status(ref).events[1].description.startswith(f"supervisor {waiting.process.pid} ")
+    assert [p.name for p in backend.root.iterdir()] == ["job-ahead"]
+
+
+def test_a_supervisor_started_ahead_without_a_job_exits_and_leaves_nothing(backend):
+    with backend.prepared():
+        waiting = backend._waiting
+    assert waiting.process.wait(timeout=60) == 0
+    assert list(backend.root.iterdir()) == []
+
+
+def test_a_supervisor_that_died_before_its_job_came_is_replaced(backend, record_dir):
+    with backend.prepared():
+        waiting = backend._waiting
+        waiting.process.kill()
+        waiting.process.wait(timeout=60)
+        ref = backend.submit(make_spec("job-replaced", record_dir))
+    status = finished(backend, ref)
+    assert status.state == JobState.SUCCEEDED
+    assert f"supervisor {waiting.process.pid} " not in status.events[1].description
+    assert [p.name for p in backend.root.iterdir()] == ["job-replaced"]
+
+
+def test_wait_returns_when_the_job_ends_not_at_its_timeout(backend, record_dir):
+    ref = backend.submit(make_spec("job-wait", record_dir, mode="slow"))
+    wait_for(lambda: backend._dir(ref).read().supervisor_pid, what="the supervisor to start")
+    started = time.monotonic()
+    while not backend.status(ref).state.is_finished():
+        backend.wait(ref, timeout=300)
+        assert time.monotonic() - started < 150, "wait slept through the job's end"
+    assert backend.status(ref).state == JobState.SUCCEEDED
 
 
 def test_unknown_job_is_not_found(backend):

@@ -71,8 +71,10 @@ def test_ctrl_c_while_waiting_leaves_the_job_running_and_says_how_to_import_it(e
 
 def test_cancel_says_cancel_requested_and_import_of_the_cancelled_job_suggests_resume(env, tmp_path):
     config = tmp_path / "slow.yaml"
-    config.write_text(SLOW_CONFIG.format(tasks=6))
-    launched = offbatch("launch", "ingredients-spellcheck", "--limit", "30", "--config", str(config), env=env)
+    # 100 one-product tasks one after the other: still running when cancel comes (a task forked from
+    # the warm supervisor takes a few tens of ms: 6 tasks of 5 products could end first).
+    config.write_text(SLOW_CONFIG.format(tasks=100))
+    launched = offbatch("launch", "ingredients-spellcheck", "--limit", "100", "--config", str(config), env=env)
     job_id = re.search(r"submitted (\S+) to local", launched.stdout).group(1)
     cancelled = offbatch("cancel", job_id, env=env)
     assert cancelled.stdout.startswith(f"{job_id}: cancel requested")

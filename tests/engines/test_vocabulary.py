@@ -19,6 +19,7 @@ from offbatch.engines.spellcheck.vocabulary import (
     SUPPORTED_LANGUAGES,
     compiled_path,
     load_vocabulary,
+    vocabulary_digest,
 )
 from offbatch.errors import EngineError
 
@@ -53,6 +54,18 @@ def test_a_damaged_or_missing_compiled_file_is_a_clear_engine_error(tmp_path):
     with pytest.raises(EngineError, match="cannot read the compiled vocabulary") as raised:
         CpuSpellcheckEngine(vocabulary_dir=tmp_path / "data").correct([SpellcheckInput("Zucker", "de")])
     assert "--compile-only" in (raised.value.hint or "")
+
+
+def test_the_vocabulary_digest_is_kept_while_the_files_are_unchanged_and_follows_a_change(tmp_path):
+    shutil.copytree(DEFAULT_VOCABULARY_DIR, tmp_path / "data")
+    before = vocabulary_digest(tmp_path / "data")
+    assert vocabulary_digest(tmp_path / "data") == before == vocabulary_digest(DEFAULT_VOCABULARY_DIR)
+    path = compiled_path(tmp_path / "data", "it")
+    path.write_bytes(path.read_bytes() + b"\n")  # rewritten: another size and time
+    changed = vocabulary_digest(tmp_path / "data")
+    assert changed != before
+    path.unlink()
+    assert vocabulary_digest(tmp_path / "data") not in (before, changed)
 
 
 def _reference(engine: CpuSpellcheckEngine, item: SpellcheckInput) -> str:

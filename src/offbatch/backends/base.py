@@ -15,6 +15,8 @@ States follow Google Cloud Batch. A backend keeps its state where another proces
 
 from __future__ import annotations
 
+import contextlib
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -129,6 +131,12 @@ class Backend(ABC):
         tasks cannot reach). ``launch`` refuses on them before extracting; ``--dry-run`` lists them."""
         return []
 
+    def prepared(self) -> contextlib.AbstractContextManager[None]:
+        """A block in which a ``submit`` is likely (a launch extracting its input): the backend
+        may start now what ``submit`` will need, so that its start-up overlaps the launch's own
+        work. Leaving the block releases whatever ``submit`` did not use. Default: nothing."""
+        return contextlib.nullcontext()
+
     @abstractmethod
     def describe(self, spec: JobSpec) -> dict[str, Any]:
         """The request that ``submit`` would send, as JSON-able data, secrets redacted."""
@@ -139,6 +147,12 @@ class Backend(ABC):
 
     @abstractmethod
     def status(self, ref: str) -> JobStatus: ...
+
+    def wait(self, ref: str, *, timeout: float) -> None:
+        """Block up to ``timeout`` seconds between two looks at a job's status; return early
+        when the job may just have finished, so a follower (``launch --wait``) sees its end at
+        once. Never raises for a job it cannot watch. Default: sleep ``timeout``."""
+        time.sleep(timeout)
 
     @abstractmethod
     def logs(self, ref: str, *, task: int | None = None, follow: bool = False) -> Iterator[str]: ...

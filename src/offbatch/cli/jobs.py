@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -49,25 +50,15 @@ def _parse_params(values: tuple[str, ...]) -> dict[str, object]:
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 def launch(job_type, backend, config_path, dataset, limit, params, dry_run, include_predicted, wait, yes, as_json) -> None:
     """Extract JOB_TYPE's products, validate its config and submit a job."""
-    from offbatch.launcher import launch as do_launch
+    from offbatch.backends import get_backend
 
-    settings, db = context.settings(), context.database()
-
-    def confirm(plan) -> bool:
-        cost = plan.estimate
-        click.echo(f"{plan.rows} products selected; estimated cost ${cost.expected_usd:.2f} "
-                   f"(worst case ${cost.worst_case_usd:.2f}, budget ${plan.config.budget_usd:.2f})", err=True)
-        if yes or cost.worst_case_usd == 0:
-            return True
-        if not sys.stdin.isatty():
-            raise ConfigError("this job costs money and stdin is not a terminal", hint="pass --yes to confirm")
-        return click.confirm("Submit the job?", default=False, err=True)
-
-    plan = do_launch(
-        settings, db, job_type_name=job_type, backend_name=backend, config_path=config_path, dataset=dataset,
-        limit=limit, params=_parse_params(params), dry_run=dry_run, include_predicted=include_predicted,
-        confirm=confirm,
-    )
+    settings = context.settings()
+    backend_obj = get_backend(backend or settings.backend, settings)
+    # A launch that may submit lets the backend start ahead (the local supervisor's imports then
+    # overlap the launcher's own and the extraction), before the heavy imports below.
+    with contextlib.nullcontext() if dry_run else backend_obj.prepared():
+        plan = _launch(settings, backend_obj, job_type=job_type, config_path=config_path, dataset=dataset,
+                       limit=limit, params=params, dry_run=dry_run, include_predicted=include_predicted, yes=yes)
     if dry_run or as_json:
         echo_json(plan.as_dict())
     if dry_run:
@@ -91,11 +82,38 @@ def launch(job_type, backend, config_path, dataset, limit, params, dry_run, incl
         _wait_and_import(plan.job_id, rows=plan.rows, say=say)
 
 
+def _launch(settings, backend, *, job_type, config_path, dataset, limit, params, dry_run, include_predicted, yes):
+    from offbatch.launcher import launch as do_launch
+
+    db = context.database()
+
+    def confirm(plan) -> bool:
+        cost = plan.estimate
+        click.echo(f"{plan.rows} products selected; estimated cost ${cost.expected_usd:.2f} "
+                   f"(worst case ${cost.worst_case_usd:.2f}, budget ${plan.config.budget_usd:.2f})", err=True)
+        if yes or cost.worst_case_usd == 0:
+            return True
+        if not sys.stdin.isatty():
+            raise ConfigError("this job costs money and stdin is not a terminal", hint="pass --yes to confirm")
+        return click.confirm("Submit the job?", default=False, err=True)
+
+    return do_launch(
+        settings, db, job_type_name=job_type, backend=backend, config_path=config_path, dataset=dataset,
+        limit=limit, params=_parse_params(params), dry_run=dry_run, include_predicted=include_predicted,
+        confirm=confirm,
+    )
+
+
 def _wait_and_import(job_id: str, *, rows: int, say=click.echo) -> None:
     """Follow the job to its end, then import it; Ctrl-C stops following, never the job.
 
     ``say`` prints the outcome (stderr when stdout carries JSON).
     """
+    # Imported before following, while the job runs: not after its end, on the way to the result.
+    from offbatch.imports import ImportState, run_import
+    from offbatch.imports.importer import default_worker_id
+    from offbatch.imports.queue import release, run_for_job
+
     try:
         status = _follow(job_id, rows=rows, say=say)
     except KeyboardInterrupt:
@@ -107,10 +125,6 @@ def _wait_and_import(job_id: str, *, rows: int, say=click.echo) -> None:
         if status.state.value == "FAILED":
             note(f"see why with: offbatch logs {job_id}; rerun its unfinished shards with: offbatch resume {job_id}")
         raise SystemExit(EXIT_JOB_UNSUCCESSFUL)
-    from offbatch.imports import ImportState, run_import
-    from offbatch.imports.importer import default_worker_id
-    from offbatch.imports.queue import release, run_for_job
-
     db = context.database()
     try:
         run = run_import(context.settings(), db, job_id, worker_id=default_worker_id())
@@ -155,7 +169,7 @@ def _follow(job_id: str, *, rows: int, say=click.echo):
             shown = done
             if status.state.is_finished():
                 break
-            time.sleep(poll)
+            backend.wait(job.backend_ref or job.id, timeout=poll)
             poll = min(poll * 1.5, POLL_MAX_SECONDS)
     finally:
         if bar is not None:

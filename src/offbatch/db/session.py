@@ -1,7 +1,8 @@
 """Database engine and sessions, and schema migration (Alembic) on demand.
 
-The embedded SQLite database is migrated automatically on first use; any other database must be
-migrated explicitly with ``offbatch db upgrade`` (a schema change in production is a decision).
+The embedded SQLite database is migrated automatically on first use (a new one is created at head
+without Alembic: ``sqlite_head.py``); any other database must be migrated explicitly with
+``offbatch db upgrade`` (a schema change in production is a decision).
 
 This is the adapter boundary for the database's environment problems: a missing driver, a
 database that cannot be reached or does not exist, and a schema that is missing become a
@@ -51,7 +52,7 @@ class Database:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         if auto_migrate if auto_migrate is not None else self.is_sqlite:
-            self.upgrade()
+            self._migrate_embedded()
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -63,6 +64,21 @@ class Database:
         from alembic import command
 
         command.upgrade(self._alembic_config(), revision)
+
+    def _migrate_embedded(self) -> None:
+        """Bring the embedded database to head: a new one from the schema the migrations make,
+        without Alembic (``sqlite_head.py``), an older one through Alembic."""
+        if self.is_sqlite:
+            from offbatch.db import sqlite_head
+
+            connection = self.engine.raw_connection()
+            try:
+                at_head = sqlite_head.bring_to_head(connection.driver_connection)
+            finally:
+                connection.close()
+            if at_head:
+                return
+        self.upgrade()
 
     def current_revision(self) -> str | None:
         from alembic.runtime.migration import MigrationContext

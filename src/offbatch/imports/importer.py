@@ -232,7 +232,7 @@ def _import_parts(
                         conn, run.id, job, job_type, prepared, worker_id=worker_id, expect=progress, new=new_progress
                     )
                     break
-                except writer.INTEGRITY_ERRORS:
+                except writer.integrity_errors(dialect):
                     # Another import created the same open insight meanwhile: redo the chunk.
                     if attempt == CHUNK_ATTEMPTS - 1:
                         raise

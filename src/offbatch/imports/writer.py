@@ -14,6 +14,7 @@ A row whose (job, barcode, type, value_tag) already exists is skipped, not an er
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,19 +39,19 @@ class Copied:
         return self.keys is None or key in self.keys
 
 
-def _integrity_errors() -> tuple[type[Exception], ...]:
+@functools.cache
+def integrity_errors(dialect: str) -> tuple[type[Exception], ...]:
+    """What a unique violation raises on ``dialect``, through SQLAlchemy or straight from a driver.
+
+    psycopg is imported only for PostgreSQL (where it is loaded already): importing it costs
+    every SQLite command ~50 ms.
+    """
     errors: list[type[Exception]] = [sqlalchemy.exc.IntegrityError, sqlite3.IntegrityError]
-    try:
+    if dialect == "postgresql":
         import psycopg
-    except ModuleNotFoundError:
-        pass
-    else:
+
         errors.append(psycopg.IntegrityError)
     return tuple(errors)
-
-
-# What a unique violation raises, through SQLAlchemy or straight from a driver.
-INTEGRITY_ERRORS = _integrity_errors()
 
 
 def insert_predictions(conn: Connection, rows: list[tuple[Any, ...]]) -> list[int | None]:
@@ -74,7 +75,7 @@ def bulk_insert(conn: Connection, table: str, columns: tuple[str, ...], rows: li
     Used by SQLite's Python insight path (PostgreSQL derives insights in one SQL statement).
     It skips SQLAlchemy's per-row type processing, the largest cost of a bulk write; values stay
     bound parameters, and the table and column names are ours. A unique violation raises the
-    driver's IntegrityError (see ``INTEGRITY_ERRORS``).
+    driver's IntegrityError (see ``integrity_errors``).
     """
     cursor = conn.connection.driver_connection.cursor()
     try:

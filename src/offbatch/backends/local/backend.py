@@ -1,5 +1,10 @@
 """LocalBackend: submit starts a detached supervisor; status/logs/cancel read and write its folder.
 
+The supervisor is a Python process that imports the worker once, so its start-up (~0.3 s of
+CPU) is on the path of every job. Inside ``prepared()`` (a launch) it is started ahead of the
+job and waits for it on stdin, so that its start-up overlaps the launch's own imports and
+extraction; ``submit`` hands it the job, or starts one then if none is waiting.
+
 State lives under ``$OFFBATCH_HOME/local-backend/<job_id>/`` (see ``state.py``), so any process
 on the machine can follow a job. The ``ref`` of a local job is its id. A job whose supervisor
 died is read, cancelled and resumed by the rules of ``takeover.py``: ``cancel`` then stops the
@@ -13,7 +18,9 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +28,7 @@ from offbatch import contract
 from offbatch.backends.base import Backend, JobSpec, JobState, JobStatus, TaskState
 from offbatch.backends.local import takeover
 from offbatch.backends.local.environment import inherited
+from offbatch.backends.local.processes import wait_for_exit
 from offbatch.backends.local.state import JobDir, JobRecord, TaskRecord, now_iso, write_json_atomic
 from offbatch.config import JobConfig
 from offbatch.errors import BackendError, ConfigError, NotFoundError
@@ -38,6 +46,23 @@ class LocalBackend(Backend):
         super().__init__(settings)
         self.root = settings.home_dir / "local-backend"
         self.task_command = list(task_command or DEFAULT_TASK_COMMAND)
+        self._waiting: _Started | None = None  # a supervisor started by prepared(), no job yet
+
+    @contextmanager
+    def prepared(self) -> Iterator[None]:
+        """Start a supervisor now; ``submit`` in this block hands it the job. On leaving, one
+        that got no job is told so (its stdin closes) and exits; so it does if this process dies."""
+        try:
+            self._waiting = self._spawn_supervisor()
+        except OSError:
+            # Only a head start: submit starts one itself, and reports what stops it.
+            self._waiting = None
+        try:
+            yield
+        finally:
+            waiting, self._waiting = self._waiting, None
+            if waiting is not None:
+                waiting.release()
 
     def validate(self, config: JobConfig) -> None:
         if config.location != "local":
@@ -111,6 +136,7 @@ class LocalBackend(Backend):
 
     def _start_supervisor(self, job_dir: JobDir, spec: JobSpec) -> None:
         instructions = {
+            "job_dir": str(job_dir.path),
             "env": spec.env,
             "command": self.task_command,
             "task_count": spec.config.task_count,
@@ -118,19 +144,33 @@ class LocalBackend(Backend):
             "max_retry_count": spec.config.max_retry_count,
             "max_run_duration": spec.config.max_run_duration,
         }
-        with open(job_dir.supervisor_log, "ab") as log:
+        # The env (with the import token) travels through the pipe, never through a file.
+        payload = json.dumps(instructions).encode()
+        waiting, self._waiting = self._waiting, None
+        for started in (waiting, None):
+            started = started or self._spawn_supervisor()
+            if started.hand_over(payload):
+                return
+            # It exited before its job came (e.g. its imports failed): keep what it said.
+            started.move_log(job_dir.supervisor_log)
+        raise BackendError(f"the local supervisor of {job_dir.job_id} exited before it got the job",
+                           hint=f"see {job_dir.supervisor_log}")
+
+    def _spawn_supervisor(self) -> _Started:
+        self.root.mkdir(parents=True, exist_ok=True)
+        # Its log until it gets a job: then it appends this to the job's supervisor.log.
+        log_path = self.root / f".supervisor-{uuid.uuid4().hex}.log"
+        with open(log_path, "ab") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "offbatch.backends.local.supervisor", str(job_dir.path)],
+                [sys.executable, "-m", "offbatch.backends.local.supervisor", str(log_path),
+                 json.dumps(self.task_command)],
                 stdin=subprocess.PIPE,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # survives the launching command and its Ctrl-C
                 env=inherited(os.environ),  # not the launching shell's secrets (environment.py)
             )
-        # The env (with the import token) travels through the pipe, never through a file.
-        assert process.stdin is not None
-        process.stdin.write(json.dumps(instructions).encode())
-        process.stdin.close()
+        return _Started(process, log_path)
 
     def _read(self, job_dir: JobDir) -> JobRecord:
         if not job_dir.exists():
@@ -142,6 +182,19 @@ class LocalBackend(Backend):
 
     def status(self, ref: str) -> JobStatus:
         return self._current(self._dir(ref)).to_status()
+
+    def wait(self, ref: str, *, timeout: float) -> None:
+        """Wait on the job's supervisor process itself: it exits once the job has ended, so this
+        returns within microseconds of the end (``processes.wait_for_exit``), not at the next poll."""
+        try:
+            record = self._dir(ref).read()
+        except (NotFoundError, OSError, ValueError, TypeError):
+            record = None
+        supervisor = record.supervisor() if record is not None else None
+        if supervisor is None or JobState(record.state).is_finished() or not supervisor.alive():
+            time.sleep(timeout)  # not started yet, or nothing left to wait on
+            return
+        wait_for_exit([supervisor], timeout=timeout)
 
     def _current(self, job_dir: JobDir) -> JobRecord:
         """The job's record, or what it amounts to if its supervisor is gone (takeover.py)."""
@@ -214,6 +267,41 @@ class LocalBackend(Backend):
             if finished:
                 return
             time.sleep(FOLLOW_POLL_SECONDS)
+
+
+class _Started:
+    """A supervisor process waiting for its job's instructions on stdin."""
+
+    def __init__(self, process: subprocess.Popen, log_path: Path) -> None:
+        self.process, self.log_path = process, log_path
+
+    def hand_over(self, payload: bytes) -> bool:
+        """Write the job's instructions and close stdin; False if the process already exited."""
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.write(payload)
+            self.process.stdin.close()
+        except BrokenPipeError:
+            return False
+        return True
+
+    def release(self) -> None:
+        """No job for it: close its stdin, and it exits (removing its log)."""
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.close()
+        except BrokenPipeError:
+            pass
+
+    def move_log(self, target: Path) -> None:
+        self.process.wait()
+        try:
+            text = self.log_path.read_bytes()
+        except FileNotFoundError:
+            return
+        with open(target, "ab") as f:
+            f.write(text)
+        self.log_path.unlink(missing_ok=True)
 
 
 def _read_lines(path: Path, *, prefix: str) -> Iterator[str]:

@@ -12,8 +12,10 @@ task signals its whole group: the worker and anything it started.
 from __future__ import annotations
 
 import os
+import select
 import signal
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +62,39 @@ def _stat(pid: int) -> tuple[str, int] | None:
     # The command name (field 2) is in parentheses and may hold spaces or ')': cut after the last.
     fields = text[text.rindex(")") + 2:].split()
     return fields[0], int(fields[19])  # fields 3 and 22
+
+
+def wait_for_exit(processes: Sequence[ProcessId], *, timeout: float) -> None:
+    """Block until one of ``processes`` has ended, or ``timeout`` seconds have passed.
+
+    Returns at once if one has already ended (a zombie counts: an unreaped child has ended). An
+    early return is a hint, not a promise: callers check what changed. Waits on pidfds (Linux
+    5.3+), so the return follows the exit within microseconds instead of a polling interval;
+    where pidfds are missing it sleeps ``timeout``.
+    """
+    fds: list[int] = []
+    try:
+        for process in processes:
+            try:
+                fds.append(os.pidfd_open(process.pid))
+            except ProcessLookupError:
+                return  # already reaped: ended
+            except (AttributeError, OSError):  # no pidfd_open here (not Linux, old kernel)
+                time.sleep(timeout)
+                return
+            # Checked after opening: the pidfd names this very process, not a later one with its pid.
+            if not process.alive():
+                return
+        if not fds:
+            time.sleep(timeout)
+            return
+        poller = select.poll()
+        for fd in fds:
+            poller.register(fd, select.POLLIN)
+        poller.poll(max(0, int(timeout * 1000)))
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 def stop_groups(processes: list[ProcessId], *, grace: float) -> list[ProcessId]:

@@ -16,8 +16,9 @@ It runs ``task_count`` tasks, at most ``parallelism`` at once, and applies Googl
 The job ends SUCCEEDED when every task succeeded, FAILED (with the first failure's reason)
 otherwise. Each running task's process (pid + start time) is kept in ``state.json``, so that
 if this supervisor dies its job can be read, cancelled and resumed without it (``takeover.py``).
-Started as ``python -m offbatch.backends.local.supervisor JOB_DIR`` with its instructions
-(including the worker env, which holds the import token) as JSON on stdin.
+Started as ``python -m offbatch.backends.local.supervisor LOG TASK_COMMAND`` (possibly before
+the job exists, see the backend) with its instructions (the job folder, the worker env, which
+holds the import token) as JSON on stdin.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from typing import IO, Any
 from offbatch.backends.base import JobState, TaskState
 from offbatch.backends.local import spawn
 from offbatch.backends.local.environment import task_environment
-from offbatch.backends.local.processes import start_time
+from offbatch.backends.local.processes import ProcessId, start_time, wait_for_exit
 from offbatch.backends.local.state import JobDir, now_iso
 from offbatch.backends.local.takeover import finished_parts
 from offbatch.contract import (
@@ -224,7 +225,8 @@ class Supervisor:
                     self.finish(run, code, pending)
             if time.monotonic() - self.last_write > HEARTBEAT_SECONDS:
                 self.save()
-            time.sleep(POLL_SECONDS)
+            # Woken by a task's exit at once, else every POLL_SECONDS for cancels and time limits.
+            wait_for_exit([ProcessId(run.process.pid, None) for run in self.running.values()], timeout=POLL_SECONDS)
         self.conclude(cancelling)
 
     def conclude(self, cancelled: bool) -> None:
@@ -239,10 +241,23 @@ class Supervisor:
 
 
 def main(argv: list[str]) -> int:
-    job_dir = JobDir(Path(argv[1]).parent, Path(argv[1]).name)
-    instructions = json.loads(sys.stdin.read())
+    """``supervisor.py LOG TASK_COMMAND_JSON``, the job's instructions on stdin (see the backend).
+
+    The worker is imported first (``spawn.preload``), while the launch that started this
+    process is still extracting; then this waits for the job. No job (stdin closed empty): the
+    launch submitted nothing, and this exits.
+    """
+    log = Path(argv[1])
+    spawn.preload(json.loads(argv[2]))  # once, so that tasks forked from here start warm
+    data = sys.stdin.read()
+    if not data:
+        log.unlink(missing_ok=True)
+        return 0
+    instructions = json.loads(data)
+    path = Path(instructions["job_dir"])
+    job_dir = JobDir(path.parent, path.name)
+    _log_into(job_dir.supervisor_log, log)
     supervisor = Supervisor(job_dir, instructions)
-    spawn.preload(supervisor.command)  # once, so that tasks forked from here start warm
     # A SIGTERM to the supervisor (e.g. `kill`) is a cancel request: tasks are stopped cleanly.
     signal.signal(signal.SIGTERM, lambda *_: job_dir.cancel_marker.touch())
     try:
@@ -253,5 +268,22 @@ def main(argv: list[str]) -> int:
     return 0
 
 
+def _log_into(job_log: Path, log: Path) -> None:
+    """From now on write to the job's ``supervisor.log``, after what was written before the job came."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with open(job_log, "ab") as f:
+        f.write(log.read_bytes())
+        os.dup2(f.fileno(), 1)
+        os.dup2(f.fileno(), 2)
+    log.unlink(missing_ok=True)
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    code = main(sys.argv)
+    # The job's end is written; skip the interpreter's teardown of pyarrow, pydantic and the
+    # engine (0.1-0.3 s), so that a follower waiting on this process (LocalBackend.wait) sees
+    # the end at once. Nothing is left to clean up: task logs are closed, state.json is replaced.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -233,15 +233,36 @@ def load_vocabulary(lang: str, *, vocabulary_dir: Path) -> Vocabulary:
     return Vocabulary(lang, data, path=path)
 
 
+# vocabulary_digest's results, by folder and the identity of each file (see there).
+_DIGESTS: dict[tuple[str, tuple[tuple[int, int, int] | None, ...]], str] = {}
+
+
 def vocabulary_digest(vocabulary_dir: Path) -> str:
     """A short hash of everything the corrections depend on: the compiled files (the word
-    vocabularies, then the ingredient lexicons of the separator stage)."""
+    vocabularies, then the ingredient lexicons of the separator stage).
+
+    Hashing them (~7 MB) costs ~50 ms, paid by the launch and by every task, so the result is
+    kept per process while each file keeps its inode, size and modification time: a warm
+    process (the local supervisor, whose forked tasks inherit it) hashes them once.
+    """
+    paths = [compiled_path(vocabulary_dir, lang) for lang in SUPPORTED_LANGUAGES]
+    lexicons = [vocabulary_dir / "vocabulary" / f"{lang}.ingredients" for lang in SUPPORTED_LANGUAGES]
+    key = (str(vocabulary_dir), tuple(_identity(path) for path in paths + lexicons))
+    if key in _DIGESTS:
+        return _DIGESTS[key]
     digest = hashlib.sha256()
-    for lang in SUPPORTED_LANGUAGES:
-        path = compiled_path(vocabulary_dir, lang)
+    for lang, path in zip(SUPPORTED_LANGUAGES, paths, strict=True):
         digest.update(lang.encode())
         digest.update(hashlib.sha256(path.read_bytes()).digest() if path.is_file() else b"<missing>")
-    for lang in SUPPORTED_LANGUAGES:
-        path = vocabulary_dir / "vocabulary" / f"{lang}.ingredients"
+    for path in lexicons:
         digest.update(hashlib.sha256(path.read_bytes()).digest() if path.is_file() else b"<missing>")
-    return digest.hexdigest()[:10]
+    _DIGESTS[key] = result = digest.hexdigest()[:10]
+    return result
+
+
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
