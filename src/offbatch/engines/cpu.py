@@ -1,7 +1,8 @@
 """The CPU spellcheck engine: conservative, deterministic repairs of ingredient lists.
 
 It repairs words split by OCR (``léci - thine``, ``émul sifiant``), stray capitals, missing
-accents and confident one-letter typos, using compiled vocabularies (pyspellchecker's word lists
+accents and confident typos (one letter, or a two-letter OCR confusion such as ``rn``/``m``),
+using compiled vocabularies (pyspellchecker's word lists
 plus a shipped food vocabulary, see spellcheck/vocabulary.py). A wrong correction is worse than
 none: every rule refuses when in doubt (see spellcheck/repair.py and docs/engines.md).
 """
