@@ -2,9 +2,9 @@
 
 It repairs words split by OCR (``léci - thine``, ``émul sifiant``), stray capitals, missing
 accents and confident typos (one letter, or a two-letter OCR confusion such as ``rn``/``m``),
-using compiled vocabularies (pyspellchecker's word lists
-plus a shipped food vocabulary, see spellcheck/vocabulary.py). A wrong correction is worse than
-none: every rule refuses when in doubt (see spellcheck/repair.py and docs/engines.md).
+using compiled vocabularies (pyspellchecker's word lists plus a shipped food vocabulary, see
+spellcheck/vocabulary.py). A wrong correction is worse than none: every rule refuses when in
+doubt (see spellcheck/repair.py and docs/engines.md).
 """
 
 from __future__ import annotations
