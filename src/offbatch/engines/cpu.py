@@ -1,10 +1,11 @@
 """The CPU spellcheck engine: conservative, deterministic repairs of ingredient lists.
 
 It repairs words split by OCR (``léci - thine``, ``émul sifiant``), stray capitals, missing
-accents and confident one-letter typos, using compiled vocabularies (pyspellchecker's word lists
-plus a shipped food vocabulary, see spellcheck/vocabulary.py); then, on the word-fixed text,
-lost or misread commas between ingredients (spellcheck/separators.py, an ingredient lexicon). A wrong correction is worse than
-none: every rule refuses when in doubt (see spellcheck/repair.py and docs/engines.md).
+accents and confident typos (one letter, or a two-letter OCR confusion such as ``rn``/``m``),
+using compiled vocabularies (pyspellchecker's word lists plus a shipped food vocabulary, see
+spellcheck/vocabulary.py); then, on the word-fixed text, misread (and, opt-in, lost) commas
+between ingredients (spellcheck/separators.py, an ingredient lexicon). A wrong correction is
+worse than none: every rule refuses when in doubt (see spellcheck/repair.py and docs/engines.md).
 """
 
 from __future__ import annotations
