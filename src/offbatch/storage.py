@@ -209,7 +209,11 @@ def staged_path(url: str) -> Iterator[str]:
         with tempfile.TemporaryDirectory(prefix="offbatch-stage-") as folder:
             local = os.path.join(folder, name)
             yield local
-            with open(local, "rb") as source, open_atomic(url) as target:
+            try:
+                source = open(local, "rb")  # noqa: SIM115 - closed below, after the upload
+            except OSError as e:
+                raise StorageError(f"cannot write {url}: {e}") from e
+            with source, open_atomic(url) as target:
                 shutil.copyfileobj(source, target, _UPLOAD_BLOCK)
         return
     tmp = os.path.join(parent, f".tmp-{uuid.uuid4().hex}-{name}")
