@@ -10,8 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from offbatch.errors import DatasetError, StorageError
-from offbatch.extract import extract, select
-from offbatch.jobs import get_job_type
+from offbatch.extract import _duckdb_type, extract, select
+from offbatch.jobs import get_job_type, job_type_names
 from offbatch.storage import JobFolder
 from tests.conftest import SAMPLE
 
@@ -193,3 +193,14 @@ def test_an_unwritable_input_folder_is_a_storage_error_and_leaves_no_part(tmp_pa
     with pytest.raises(StorageError, match=r"cannot write .*part-00000\.parquet"):
         extract(dataset=str(SAMPLE), job_type=JOB_TYPE, params=JOB_TYPE.Params(), folder=folder, task_count=2)
     assert blocker.read_text() == "a file where the input folder should be"
+
+
+@pytest.mark.parametrize("name", job_type_names())
+def test_every_job_types_input_columns_have_a_parquet_type_duckdb_writes(name):
+    job_type = get_job_type(name)
+    assert [_duckdb_type(job_type, field) for field in job_type.input_schema]
+
+
+def test_an_input_column_type_parts_cannot_hold_is_named():
+    with pytest.raises(TypeError, match=r"input column 'when' has type timestamp\[s\]"):
+        _duckdb_type(JOB_TYPE, pa.field("when", pa.timestamp("s")))

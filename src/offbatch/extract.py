@@ -201,7 +201,7 @@ def _duckdb_type(job_type: JobType, field: pa.Field) -> str:
     try:
         return _DUCKDB_TYPES[field.type]
     except KeyError:
-        # A job type's own definition, never user input: tests parse every registered job type.
+        # A job type's own definition, never user input: a test checks every registered job type.
         raise TypeError(f"job type {job_type.name}: input column {field.name!r} has type {field.type}, "
                         f"which input parts cannot hold (one of: {', '.join(sorted(map(str, _DUCKDB_TYPES)))})"
                         ) from None
