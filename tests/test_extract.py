@@ -9,9 +9,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from offbatch.errors import DatasetError
-from offbatch.extract import extract, select
-from offbatch.jobs import get_job_type
+from offbatch.errors import DatasetError, StorageError
+from offbatch.extract import _duckdb_type, extract, select
+from offbatch.jobs import get_job_type, job_type_names
 from offbatch.storage import JobFolder
 from tests.conftest import SAMPLE
 
@@ -164,3 +164,43 @@ def test_a_selection_emptied_by_exclusion_counts_only_its_own_products(tmp_path)
     result = extract(dataset=str(SAMPLE), job_type=JOB_TYPE, params=JOB_TYPE.Params(limit=7), folder=folder,
                      task_count=2, exclude_codes=everything)
     assert (result.rows, result.shard_rows, result.already_predicted) == (0, [], 7)
+
+
+def test_each_shard_takes_every_nth_row_in_the_query_order(tmp_path):
+    _, whole = run(tmp_path / "one")
+    _, sharded = run(tmp_path / "four", task_count=4)
+    ordered = read(whole.input_part(0)).column("code").to_pylist()
+    for index in range(4):
+        # Every popularity band dealt evenly, each part still most popular first.
+        assert read(sharded.input_part(index)).column("code").to_pylist() == ordered[index::4]
+
+
+def test_parts_hold_the_input_schema_and_nothing_else(tmp_path):
+    _, folder = run(tmp_path, task_count=2)
+    for index in range(2):
+        schema = pq.ParquetFile(folder.input_part(index).removeprefix("file://")).schema_arrow
+        assert schema.names == JOB_TYPE.input_schema.names
+        assert [f.type for f in schema] == [f.type for f in JOB_TYPE.input_schema]
+    names = sorted(p.name for p in Path(folder.input_url.removeprefix("file://")).iterdir())
+    assert names == ["part-00000.parquet", "part-00001.parquet"]  # no temporary left beside them
+
+
+def test_an_unwritable_input_folder_is_a_storage_error_and_leaves_no_part(tmp_path):
+    folder = JobFolder(tmp_path.as_uri(), JOB_TYPE.name, "job")
+    blocker = Path(folder.input_url.removeprefix("file://"))
+    blocker.parent.mkdir(parents=True)
+    blocker.write_text("a file where the input folder should be")
+    with pytest.raises(StorageError, match=r"cannot write .*part-00000\.parquet"):
+        extract(dataset=str(SAMPLE), job_type=JOB_TYPE, params=JOB_TYPE.Params(), folder=folder, task_count=2)
+    assert blocker.read_text() == "a file where the input folder should be"
+
+
+@pytest.mark.parametrize("name", job_type_names())
+def test_every_job_types_input_columns_have_a_parquet_type_duckdb_writes(name):
+    job_type = get_job_type(name)
+    assert [_duckdb_type(job_type, field) for field in job_type.input_schema]
+
+
+def test_an_input_column_type_parts_cannot_hold_is_named():
+    with pytest.raises(TypeError, match=r"input column 'when' has type timestamp\[s\]"):
+        _duckdb_type(JOB_TYPE, pa.field("when", pa.timestamp("s")))

@@ -55,6 +55,21 @@ def test_atomic_write_appears_whole_and_only_on_success(gs) -> None:
     assert sorted(p.rsplit("/", 1)[-1] for p in fs.find(path)) == ["part-00000.parquet"]  # no temporaries
 
 
+def test_a_staged_path_is_uploaded_whole_and_only_on_success(gs) -> None:
+    url = f"{gs}/staged/part-00000.parquet"
+    with storage.staged_path(url) as path:
+        Path(path).write_bytes(b"y" * (3 * 2**20))
+        assert not storage.exists(url)
+    assert storage.read_bytes(url) == b"y" * (3 * 2**20)
+
+    failed = f"{gs}/staged/part-00001.parquet"
+    with pytest.raises(RuntimeError), storage.staged_path(failed) as path:
+        Path(path).write_bytes(b"partial")
+        raise RuntimeError("writer crashed")
+    assert not storage.exists(failed)
+    assert not Path(path).exists()  # the local staging file is gone too
+
+
 def test_list_parts_sees_only_finished_parts_and_fresh_writes(gs) -> None:
     folder = f"{gs}/output"
     assert storage.list_parts(folder) == []

@@ -1,4 +1,5 @@
-"""Parquet parts written atomically: the launcher's input parts and a task's chunks and output part.
+"""Parquet parts written atomically by pyarrow: a task's chunks and output part (a job's input
+parts are written by DuckDB itself, see extract.py).
 
 Only pyarrow and ``storage``: a task imports this to write its output without importing DuckDB.
 """

@@ -16,9 +16,11 @@ import functools
 import importlib.util
 import json
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -189,6 +191,55 @@ def open_atomic(url: str) -> Iterator[BinaryIO]:
     except BaseException:
         _discard(fs, tmp)
         raise
+
+
+@contextmanager
+def staged_path(url: str) -> Iterator[str]:
+    """A local file path to write; its content appears at ``url`` only if the block completes.
+
+    For writers that need a real path rather than a file object (DuckDB's ``COPY ... TO``).
+    For a local ``url`` the path is a temporary file beside the target, renamed into place when
+    the block completes (no copy); for any other storage (``gs://``) it lies in a local
+    temporary folder and is uploaded through ``open_atomic`` when the block completes. Either
+    way nothing is left behind, at ``url`` or locally, if the block raises.
+    """
+    fs, path = filesystem(url)
+    parent, _, name = path.rpartition("/")
+    if not _is_local(fs):
+        with tempfile.TemporaryDirectory(prefix="offbatch-stage-") as folder:
+            local = os.path.join(folder, name)
+            yield local
+            try:
+                source = open(local, "rb")  # noqa: SIM115 - closed below, after the upload
+            except OSError as e:
+                raise StorageError(f"cannot write {url}: {e}") from e
+            with source, open_atomic(url) as target:
+                shutil.copyfileobj(source, target, _UPLOAD_BLOCK)
+        return
+    tmp = os.path.join(parent, f".tmp-{uuid.uuid4().hex}-{name}")
+    try:
+        os.makedirs(parent, exist_ok=True)
+        yield tmp
+        os.replace(tmp, path)
+    except OSError as e:
+        _discard_local(tmp)
+        raise StorageError(f"cannot write {url}: {e}") from e
+    except BaseException:
+        _discard_local(tmp)
+        raise
+
+
+_UPLOAD_BLOCK = 8 * 1024 * 1024
+
+
+def _is_local(fs: fsspec.AbstractFileSystem) -> bool:
+    protocol = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+    return "file" in protocol or "local" in protocol
+
+
+def _discard_local(path: str) -> None:
+    with suppress(OSError):
+        os.remove(path)
 
 
 def _is_gcs(fs: fsspec.AbstractFileSystem) -> bool:
