@@ -84,6 +84,21 @@ def bulk_insert(conn: Connection, table: str, columns: tuple[str, ...], rows: li
         cursor.close()
 
 
+def bulk_update(
+    conn: Connection, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]], *, where: str
+) -> int:
+    """Set ``columns`` of rows by id with the driver's executemany, as ``bulk_insert`` inserts:
+    each of ``rows`` holds the new values in ``columns`` order, then the id; ``where`` (our own
+    SQL, no values) must hold too. Returns the number of rows updated."""
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        assignments = ", ".join(f"{c} = ?" for c in columns)
+        cursor.executemany(f"UPDATE {table} SET {assignments} WHERE id = ? AND {where}", rows)
+        return cursor.rowcount
+    finally:
+        cursor.close()
+
+
 def _insert_sqlite(conn: Connection, rows: list[tuple[Any, ...]]) -> list[int | None]:
     cursor = conn.connection.driver_connection.cursor()
     try:
