@@ -246,41 +246,51 @@ def _import_parts(
 
 @dataclass
 class Prepared:
-    """A chunk turned into rows to write, ready before its turn comes."""
+    """A chunk turned into predictions to write, ready before its turn comes."""
 
     chunk: reader.Chunk
-    rows: list[tuple[Any, ...]]  # writer.COLUMNS values, one per storable prediction
+    count: int  # storable predictions
     skipped: int
     now: datetime
-    # The rows that may touch insights (actionable, with a value_tag), by index in ``rows``.
+    # SQLite: writer.COLUMNS values, one tuple per storable prediction, for executemany.
+    rows: list[tuple[Any, ...]]
+    # PostgreSQL: the same rows as COPY text (writer.copy_payload).
+    payload: memoryview
+    # The predictions that may touch insights (actionable, with a value_tag): their index in
+    # the chunk's storable predictions, and their (barcode, value_tag).
     candidates: list[int]
+    keys: list[tuple[str, str]]
 
 
 def _prepare(job: Job, job_type: JobType, chunk: reader.Chunk, dialect: str) -> Prepared:
-    """Map, check and encode a chunk column by column (Arrow compute); the only Python objects
-    per row are the values and tuples the driver takes."""
+    """Map, check and encode a chunk column by column (Arrow compute). The Python objects per
+    row are only what a driver takes: SQLite's executemany tuples; none for PostgreSQL's COPY."""
     columns = _prediction_columns(job_type, chunk.batch)
     read = columns.num_rows
     columns = columns.filter(_valid_keys(columns))
-    barcodes, tags, data, predictors, versions = (
-        columns.column(name).to_pylist() for name in ("barcode", "value_tag", "data", "predictor", "predictor_version")
-    )
-    wanted = pc.and_(columns.column("actionable"), json_columns.truthy(columns.column("value_tag"))).to_pylist()
-    keys = list(zip(barcodes, tags))
+    keys = list(zip(columns.column("barcode").to_pylist(), columns.column("value_tag").to_pylist()))
     if len(set(keys)) < len(keys):
         # Duplicate (barcode, value_tag) rows in the chunk: the first one wins.
         firsts: dict[tuple[str, str | None], int] = {}
         for i, key in enumerate(keys):
             firsts.setdefault(key, i)
-        first = list(firsts.values())  # in row order
-        barcodes, tags, data, predictors, versions, wanted = (
-            [values[i] for i in first] for values in (barcodes, tags, data, predictors, versions, wanted)
-        )
+        columns = columns.take(pa.array(list(firsts.values()), pa.int64()))  # in row order
+        keys = list(firsts)
+    n = len(keys)
+    wanted = pc.and_(columns.column("actionable"), json_columns.truthy(columns.column("value_tag")))
+    candidates = list(compress(range(n), wanted.to_pylist()))
     now = datetime.now(UTC)
-    n = len(barcodes)
-    rows = list(zip(repeat(job.id, n), barcodes, repeat(job_type.prediction_type, n), tags, data, predictors,
-                    versions, repeat(writer.timestamp(dialect, now), n)))
-    return Prepared(chunk, rows, read - n, now, candidates=list(compress(range(n), wanted)))
+    prepared = Prepared(chunk, n, read - n, now, rows=[], payload=memoryview(b""), candidates=candidates,
+                        keys=[keys[i] for i in candidates])
+    if dialect == "postgresql":
+        prepared.payload = writer.copy_payload(columns, job_id=job.id, prediction_type=job_type.prediction_type,
+                                               created_at=now)
+    else:
+        data, predictors, versions = (columns.column(c).to_pylist() for c in ("data", "predictor", "predictor_version"))
+        barcodes, tags = zip(*keys) if keys else ((), ())
+        prepared.rows = list(zip(repeat(job.id, n), barcodes, repeat(job_type.prediction_type, n), tags, data,
+                                 predictors, versions, repeat(writer.timestamp(dialect, now), n)))
+    return prepared
 
 
 def _prediction_columns(job_type: JobType, batch: pa.RecordBatch) -> pa.RecordBatch:
@@ -373,18 +383,18 @@ def _write_chunk(
     worker_id: str, expect: dict[str, int], new: dict[str, int],
 ) -> None:
     rows, skipped, now = prepared.rows, prepared.skipped, prepared.now
+    count = prepared.count
     ptype = job_type.prediction_type
     t = ImportRun.__table__
     # An explicit transaction: the COPY goes through the driver connection, unseen by SQLAlchemy,
     # which would otherwise have nothing to commit (docs/performance.md).
     with conn.begin():
         if conn.dialect.name == "postgresql":
-            copied = writer.copy_predictions(conn, rows)
+            copied = writer.copy_predictions(conn, prepared.payload, count)
             inserted = copied.count
             created, updated = derive_insights_sql(
                 conn, job_id=job.id, job_created_at=job.created_at, prediction_type=ptype,
-                keys=[key for key in ((rows[i][1], rows[i][3]) for i in prepared.candidates) if copied.inserted(key)],
-                now=now,
+                keys=[key for key in prepared.keys if copied.inserted(key)], now=now,
             )
         else:
             ids = writer.insert_predictions(conn, rows)
@@ -409,7 +419,7 @@ def _write_chunk(
             .values(
                 parts_done=new["parts_done"],
                 rows_done=new["rows_done"],
-                rows_skipped=t.c.rows_skipped + skipped + (len(rows) - inserted),
+                rows_skipped=t.c.rows_skipped + skipped + (count - inserted),
                 predictions_created=t.c.predictions_created + inserted,
                 insights_created=t.c.insights_created + created,
                 insights_updated=t.c.insights_updated + updated,

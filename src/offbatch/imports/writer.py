@@ -6,10 +6,11 @@ A row whose (job, barcode, type, value_tag) already exists is skipped, not an er
   NOTHING``; the chunk holds the write lock from its first insert, so its new rows took the
   last ids in order: when every row went in, their ids follow from the count and the maximum id;
   otherwise the new rows are read back by id. Both feed ``insights.derive_insights``.
-- PostgreSQL (``copy_predictions``): ``COPY`` under a savepoint; nothing comes back per row, the
-  insights are derived in SQL from the stored rows (``insights.derive_insights_sql``). If the
-  chunk collides with an existing row, the savepoint is rolled back and the chunk goes through
-  a temporary table and ``INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING`` instead.
+- PostgreSQL (``copy_predictions``): ``COPY`` under a savepoint of a payload built column by
+  column (``copy_payload``: Arrow compute, no Python object per row); nothing comes back per
+  row, the insights are derived in SQL from the stored rows (``insights.derive_insights_sql``).
+  If the chunk collides with an existing row, the savepoint is rolled back and the chunk goes
+  through a temporary table and ``INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import sqlalchemy.exc
 from sqlalchemy import Connection
 
@@ -128,18 +131,60 @@ def _insert_sqlite(conn: Connection, rows: list[tuple[Any, ...]]) -> list[int | 
         cursor.close()
 
 
-def copy_predictions(conn: Connection, rows: list[tuple[Any, ...]]) -> Copied:
-    """PostgreSQL: insert rows of ``COLUMNS`` values (data as JSON text), skipping existing ones.
+# COPY's text format (PostgreSQL's documentation, COPY, "Text Format"): tab between fields, a
+# newline after each row, \N for NULL; a backslash, tab, newline or carriage return in a value
+# is written backslash-escaped. Constants are Arrow scalars made once (see jobs.json_columns).
+_TAB, _NEWLINE, _EMPTY, _COPY_NULL = (pa.scalar(v) for v in ("\t", "\n", "", "\\N"))
+_COPY_ESCAPES = (("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"))
 
-    The rows go in with one ``COPY`` under a savepoint, the way the bare insert of
-    bench/import.py does: no ids or rows come back to Python. If the chunk collides with a row the
-    job already has (duplicate barcodes across an output's chunks), the savepoint is rolled back
-    and the chunk goes through a temporary table and ``INSERT ... SELECT ... ON CONFLICT DO
-    NOTHING``, which reports the keys it inserted.
+
+def _copy_field(values: pa.Array) -> pa.Array:
+    values = pc.replace_substring(values, "\\", "\\\\")
+    if pc.any(pc.match_substring_regex(values, "[\t\n\r]")).as_py():
+        for char, escaped in _COPY_ESCAPES:
+            values = pc.replace_substring(values, char, escaped)
+    return pc.coalesce(values, _COPY_NULL)
+
+
+def _copy_constant(value: str) -> pa.Scalar:
+    for char, escaped in (("\\", "\\\\"), *_COPY_ESCAPES):
+        value = value.replace(char, escaped)
+    return pa.scalar(value)
+
+
+def copy_payload(columns: pa.RecordBatch, *, job_id: str, prediction_type: str, created_at: datetime) -> memoryview:
+    """PostgreSQL: COPY text of ``COLUMNS`` for the predictions in ``columns`` (barcode,
+    value_tag, data as JSON text, predictor, predictor_version: ``jobs.PREDICTION_COLUMNS``), one
+    row each, built column by column; a view of one buffer, ready for ``copy_predictions``."""
+    field = {name: _copy_field(columns.column(name)) for name in
+             ("barcode", "value_tag", "data", "predictor", "predictor_version")}
+    values = {"job_id": _copy_constant(job_id), "type": _copy_constant(prediction_type),
+              "created_at": _copy_constant(created_at.astimezone(UTC).isoformat()), **field}
+    pieces: list[pa.Array | pa.Scalar] = []
+    for name in COLUMNS:
+        pieces += [values[name], _TAB]
+    pieces[-1] = _NEWLINE
+    if not columns.num_rows:
+        return memoryview(b"")
+    lines = pc.binary_join_element_wise(*pieces, _EMPTY)
+    # The lines' characters lie end to end in one buffer: the payload is a view of it, no copy.
+    _validity, offsets, characters = lines.buffers()
+    offsets = memoryview(offsets).cast("i")  # int32: a string array (not large_string)
+    return memoryview(characters)[offsets[lines.offset]:offsets[lines.offset + len(lines)]]
+
+
+def copy_predictions(conn: Connection, payload: memoryview, count: int) -> Copied:
+    """PostgreSQL: insert the ``count`` rows of ``payload`` (``copy_payload``), skipping those
+    the job already has.
+
+    The rows go in with one ``COPY`` under a savepoint: no ids or rows come back to Python. If the
+    chunk collides with a row the job already has (duplicate barcodes across an output's chunks),
+    the savepoint is rolled back and the chunk goes through a temporary table and ``INSERT ...
+    SELECT ... ON CONFLICT DO NOTHING``, which reports the keys it inserted.
     """
     import psycopg
 
-    if not rows:
+    if not count:
         return Copied(0, frozenset())
     raw = conn.connection.driver_connection
     cols = ", ".join(COLUMNS)
@@ -149,21 +194,19 @@ def copy_predictions(conn: Connection, rows: list[tuple[Any, ...]]) -> Copied:
         cur.execute("SAVEPOINT offbatch_copy")
         try:
             with cur.copy(f"COPY predictions ({cols}) FROM STDIN") as copy:
-                for values in rows:
-                    copy.write_row(values)
+                copy.write(payload)
         except psycopg.errors.UniqueViolation:
             cur.execute("ROLLBACK TO SAVEPOINT offbatch_copy")
         else:
             cur.execute("RELEASE SAVEPOINT offbatch_copy")
-            return Copied(len(rows), None)
+            return Copied(count, None)
         cur.execute(
             "CREATE TEMP TABLE IF NOT EXISTS offbatch_stage_predictions "
             "(LIKE predictions INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
         )
         cur.execute("DELETE FROM offbatch_stage_predictions")
         with cur.copy(f"COPY offbatch_stage_predictions ({cols}) FROM STDIN") as copy:
-            for values in rows:
-                copy.write_row(values)
+            copy.write(payload)
         # ORDER BY keeps the output's order, so the first of two duplicates wins.
         cur.execute(
             f"INSERT INTO predictions ({cols}) SELECT {cols} FROM offbatch_stage_predictions "
