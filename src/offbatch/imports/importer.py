@@ -52,7 +52,7 @@ from offbatch.imports.queue import (
     run_for_job,
 )
 from offbatch.jobs import JobType, PredictionRecord, get_job_type, json_columns
-from offbatch.jobs.base import prediction_columns_of
+from offbatch.jobs.base import PREDICTION_COLUMNS, prediction_columns_of
 from offbatch.settings import Settings
 from offbatch.tracking import get_job
 
@@ -300,6 +300,8 @@ def _prediction_columns(job_type: JobType, batch: pa.RecordBatch) -> pa.RecordBa
     (nearly always), nothing needs clipping; otherwise the chunk goes row by row through ``_clip``.
     """
     columns = job_type.prediction_columns(batch)
+    if not columns.schema.equals(PREDICTION_COLUMNS):
+        raise TypeError(f"job type {job_type.name}: prediction_columns gave {columns.schema}, not {PREDICTION_COLUMNS}")
     if columns.num_rows and pc.max(pc.binary_length(columns.column("data"))).as_py() > MAX_TEXT_CHARS:
         return prediction_columns_of(_clip(r) for r in job_type.predictions(batch))
     return columns
