@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from itertools import compress, repeat
+from itertools import compress
 from typing import Any
 
 import pyarrow as pa
@@ -249,22 +249,21 @@ class Prepared:
     """A chunk turned into predictions to write, ready before its turn comes."""
 
     chunk: reader.Chunk
-    count: int  # storable predictions
     skipped: int
     now: datetime
-    # SQLite: writer.COLUMNS values, one tuple per storable prediction, for executemany.
-    rows: list[tuple[Any, ...]]
-    # PostgreSQL: the same rows as COPY text (writer.copy_payload).
+    # The storable predictions as one payload: COPY text (PostgreSQL, writer.copy_payload) or a
+    # JSON array (SQLite, writer.json_payload); their (barcode, value_tag), in order.
     payload: memoryview
+    keys: list[tuple[str, str | None]]
     # The predictions that may touch insights (actionable, with a value_tag): their index in
-    # the chunk's storable predictions, and their (barcode, value_tag).
+    # ``keys``, and (SQLite, for derive_insights) their (data, predictor, predictor_version).
     candidates: list[int]
-    keys: list[tuple[str, str]]
+    candidate_values: list[tuple[str, str, str]]
 
 
 def _prepare(job: Job, job_type: JobType, chunk: reader.Chunk, dialect: str) -> Prepared:
-    """Map, check and encode a chunk column by column (Arrow compute). The Python objects per
-    row are only what a driver takes: SQLite's executemany tuples; none for PostgreSQL's COPY."""
+    """Map, check and encode a chunk column by column (Arrow compute): no Python object per row
+    but its key, and the insight candidates' values on SQLite."""
     columns = _prediction_columns(job_type, chunk.batch)
     read = columns.num_rows
     columns = columns.filter(_valid_keys(columns))
@@ -276,21 +275,15 @@ def _prepare(job: Job, job_type: JobType, chunk: reader.Chunk, dialect: str) -> 
             firsts.setdefault(key, i)
         columns = columns.take(pa.array(list(firsts.values()), pa.int64()))  # in row order
         keys = list(firsts)
-    n = len(keys)
     wanted = pc.and_(columns.column("actionable"), json_columns.truthy(columns.column("value_tag")))
-    candidates = list(compress(range(n), wanted.to_pylist()))
+    candidates = list(compress(range(len(keys)), wanted.to_pylist()))
     now = datetime.now(UTC)
-    prepared = Prepared(chunk, n, read - n, now, rows=[], payload=memoryview(b""), candidates=candidates,
-                        keys=[keys[i] for i in candidates])
     if dialect == "postgresql":
-        prepared.payload = writer.copy_payload(columns, job_id=job.id, prediction_type=job_type.prediction_type,
-                                               created_at=now)
-    else:
-        data, predictors, versions = (columns.column(c).to_pylist() for c in ("data", "predictor", "predictor_version"))
-        barcodes, tags = zip(*keys) if keys else ((), ())
-        prepared.rows = list(zip(repeat(job.id, n), barcodes, repeat(job_type.prediction_type, n), tags, data,
-                                 predictors, versions, repeat(writer.timestamp(dialect, now), n)))
-    return prepared
+        payload = writer.copy_payload(columns, job_id=job.id, prediction_type=job_type.prediction_type, created_at=now)
+        return Prepared(chunk, read - len(keys), now, payload, keys, candidates, [])
+    chosen = columns.filter(wanted)
+    values = list(zip(*(chosen.column(c).to_pylist() for c in ("data", "predictor", "predictor_version"))))
+    return Prepared(chunk, read - len(keys), now, writer.json_payload(columns), keys, candidates, values)
 
 
 def _prediction_columns(job_type: JobType, batch: pa.RecordBatch) -> pa.RecordBatch:
@@ -384,8 +377,8 @@ def _write_chunk(
     conn: Connection, run_id: int, job: Job, job_type: JobType, prepared: Prepared, *,
     worker_id: str, expect: dict[str, int], new: dict[str, int],
 ) -> None:
-    rows, skipped, now = prepared.rows, prepared.skipped, prepared.now
-    count = prepared.count
+    keys, skipped, now = prepared.keys, prepared.skipped, prepared.now
+    count = len(keys)
     ptype = job_type.prediction_type
     t = ImportRun.__table__
     # An explicit transaction: the COPY goes through the driver connection, unseen by SQLAlchemy,
@@ -396,15 +389,15 @@ def _write_chunk(
             inserted = copied.count
             created, updated = derive_insights_sql(
                 conn, job_id=job.id, job_created_at=job.created_at, prediction_type=ptype,
-                keys=[key for key in prepared.keys if copied.inserted(key)], now=now,
+                keys=[keys[i] for i in prepared.candidates if copied.inserted(keys[i])], now=now,
             )
         else:
-            ids = writer.insert_predictions(conn, rows)
+            ids = writer.insert_predictions(conn, prepared.payload, keys, job_id=job.id, prediction_type=ptype,
+                                            created_at=writer.timestamp("sqlite", now))
             # Only the new actionable ones can touch insights: no object for the other 3/4.
-            # rows: writer.COLUMNS values (job_id, barcode, type, value_tag, data, predictor, version, ...)
             new_predictions = [
-                NewPrediction(ids[i], rows[i][1], rows[i][3], rows[i][4], rows[i][5], rows[i][6])
-                for i in prepared.candidates if ids[i] is not None
+                NewPrediction(ids[i], *keys[i], *values)
+                for i, values in zip(prepared.candidates, prepared.candidate_values) if ids[i] is not None
             ]
             created, updated = derive_insights(
                 conn, job_id=job.id, job_created_at=job.created_at, prediction_type=ptype,

@@ -2,10 +2,11 @@
 
 A row whose (job, barcode, type, value_tag) already exists is skipped, not an error.
 
-- SQLite (``insert_predictions``): the driver's ``executemany`` of ``INSERT ... ON CONFLICT DO
-  NOTHING``; the chunk holds the write lock from its first insert, so its new rows took the
-  last ids in order: when every row went in, their ids follow from the count and the maximum id;
-  otherwise the new rows are read back by id. Both feed ``insights.derive_insights``.
+- SQLite (``insert_predictions``): one ``INSERT ... SELECT ... FROM json_each(?) ON CONFLICT DO
+  NOTHING`` of the chunk as a JSON array built column by column (``json_payload``); the chunk
+  holds the write lock from its insert, so its new rows took the last ids in order: when every
+  row went in, their ids follow from the count and the maximum id; otherwise the new rows are
+  read back by id. Both feed ``insights.derive_insights``.
 - PostgreSQL (``copy_predictions``): ``COPY`` under a savepoint of a payload built column by
   column (``copy_payload``: Arrow compute, no Python object per row); nothing comes back per
   row, the insights are derived in SQL from the stored rows (``insights.derive_insights_sql``).
@@ -24,6 +25,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy.exc
 from sqlalchemy import Connection
+
+from offbatch.jobs import json_columns
 
 COLUMNS = ("job_id", "barcode", "type", "value_tag", "data", "predictor", "predictor_version", "created_at")
 
@@ -56,12 +59,43 @@ def _integrity_errors() -> tuple[type[Exception], ...]:
 INTEGRITY_ERRORS = _integrity_errors()
 
 
-def insert_predictions(conn: Connection, rows: list[tuple[Any, ...]]) -> list[int | None]:
-    """SQLite: insert rows of ``COLUMNS`` values (data as JSON text, created_at from ``timestamp``);
-    return each row's new id, in the rows' order, None for a row skipped as already there."""
-    if not rows:
+def json_payload(columns: pa.RecordBatch) -> memoryview:
+    """SQLite: the predictions in ``columns`` (``jobs.PREDICTION_COLUMNS``) as one JSON array of
+    ``[barcode, value_tag, data, predictor, predictor_version]`` rows, built column by column;
+    a view of one buffer, for ``insert_predictions``."""
+    if not columns.num_rows:
+        return memoryview(b"[]")
+    text = json_columns.text
+    rows = pc.binary_join_element_wise(
+        _OPEN, text(columns.column("barcode")), _COMMA, text(columns.column("value_tag")), _COMMA,
+        columns.column("data"), _COMMA, text(columns.column("predictor")), _COMMA,
+        text(columns.column("predictor_version")), _CLOSE, _EMPTY,
+    )
+    joined = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(rows)], pa.int32()), rows), _COMMA)
+    return _characters(pc.binary_join_element_wise(_OPEN, joined, _CLOSE, _EMPTY))
+
+
+def _characters(strings: pa.Array) -> memoryview:
+    """The characters of a string array's values end to end: a view of its buffer, no copy."""
+    _validity, offsets, characters = strings.buffers()
+    offsets = memoryview(offsets).cast("i")  # int32: a string array (not large_string)
+    return memoryview(characters)[offsets[strings.offset]:offsets[strings.offset + len(strings)]]
+
+
+def insert_predictions(
+    conn: Connection, payload: memoryview, keys: list[Key], *, job_id: str, prediction_type: str, created_at: str
+) -> list[int | None]:
+    """SQLite: insert the predictions of ``payload`` (``json_payload``), whose (barcode,
+    value_tag) are ``keys`` in order, with ``created_at`` from ``timestamp``; return each one's
+    new id, in order, None for one skipped as already there.
+
+    One statement for the chunk: SQLite reads the rows from the JSON array itself, so no Python
+    object is made per row and the driver holds no GIL while the rows go in (the next chunk is
+    prepared meanwhile, see importer._prefetch); ``executemany`` took the GIL back at every row.
+    """
+    if not keys:
         return []
-    return _insert_sqlite(conn, rows)
+    return _insert_sqlite(conn, payload, keys, job_id=job_id, prediction_type=prediction_type, created_at=created_at)
 
 
 def timestamp(dialect: str, value: datetime) -> Any:
@@ -102,31 +136,38 @@ def bulk_update(
         cursor.close()
 
 
-def _insert_sqlite(conn: Connection, rows: list[tuple[Any, ...]]) -> list[int | None]:
+# ``->>`` gives a JSON value as SQL (null as NULL), ``->`` the data object as JSON text. The
+# WHERE clause resolves SQLite's parsing ambiguity between a join's ON and the upsert's ON
+# CONFLICT; ORDER BY keeps the array's order, which the ids below rely on.
+_INSERT_JSON = (
+    f"INSERT INTO predictions ({', '.join(COLUMNS)}) "
+    "SELECT ?, j.value ->> 0, ?, j.value ->> 1, j.value -> 2, j.value ->> 3, j.value ->> 4, ? "
+    "FROM json_each(CAST(? AS TEXT)) AS j WHERE true ORDER BY j.key ON CONFLICT DO NOTHING"
+)
+
+
+def _insert_sqlite(
+    conn: Connection, payload: memoryview, keys: list[Key], *, job_id: str, prediction_type: str, created_at: str
+) -> list[int | None]:
     cursor = conn.connection.driver_connection.cursor()
     try:
-        cursor.executemany(
-            f"INSERT INTO predictions ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) "
-            "ON CONFLICT DO NOTHING",
-            rows,
-        )
+        cursor.execute(_INSERT_JSON, (job_id, prediction_type, created_at, payload))
         inserted = cursor.rowcount
-        # The first insert took the database's write lock, held until the chunk commits: no
-        # other writer can add rows meanwhile. Every row went in (no conflict), in order, each
-        # with the next rowid: the chunk's ids are the last ``inserted`` ones, no need to read
-        # 5,000 rows back (a visible part of the import).
+        # The insert took the database's write lock, held until the chunk commits: no other
+        # writer can add rows meanwhile. Every row went in (no conflict), in order, each with the
+        # next rowid: the chunk's ids are the last ``inserted`` ones, no need to read 5,000 rows
+        # back (a visible part of the import).
         (last,) = cursor.execute("SELECT coalesce(max(id), 0) FROM predictions").fetchone()
-        if inserted == len(rows):
+        if inserted == len(keys):
             return list(range(last - inserted + 1, last + 1))
         # Some rows were already there: read back which went in (the ids above last - inserted
         # are this chunk's, for the same reason).
-        ids = dict.fromkeys(((row[1], row[3]) for row in rows), None)
+        ids: dict[Key, int | None] = dict.fromkeys(keys, None)
         for id_, barcode, value_tag in cursor.execute(
-            "SELECT id, barcode, value_tag FROM predictions WHERE job_id = ? AND id > ?",
-            (rows[0][0], last - inserted),
+            "SELECT id, barcode, value_tag FROM predictions WHERE job_id = ? AND id > ?", (job_id, last - inserted),
         ):
             ids[(barcode, value_tag)] = id_
-        return [ids[(row[1], row[3])] for row in rows]
+        return [ids[key] for key in keys]
     finally:
         cursor.close()
 
@@ -135,6 +176,7 @@ def _insert_sqlite(conn: Connection, rows: list[tuple[Any, ...]]) -> list[int | 
 # newline after each row, \N for NULL; a backslash, tab, newline or carriage return in a value
 # is written backslash-escaped. Constants are Arrow scalars made once (see jobs.json_columns).
 _TAB, _NEWLINE, _EMPTY, _COPY_NULL = (pa.scalar(v) for v in ("\t", "\n", "", "\\N"))
+_OPEN, _CLOSE, _COMMA = (pa.scalar(v) for v in ("[", "]", ","))
 _COPY_ESCAPES = (("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"))
 
 
@@ -166,11 +208,7 @@ def copy_payload(columns: pa.RecordBatch, *, job_id: str, prediction_type: str, 
     pieces[-1] = _NEWLINE
     if not columns.num_rows:
         return memoryview(b"")
-    lines = pc.binary_join_element_wise(*pieces, _EMPTY)
-    # The lines' characters lie end to end in one buffer: the payload is a view of it, no copy.
-    _validity, offsets, characters = lines.buffers()
-    offsets = memoryview(offsets).cast("i")  # int32: a string array (not large_string)
-    return memoryview(characters)[offsets[lines.offset]:offsets[lines.offset + len(lines)]]
+    return _characters(pc.binary_join_element_wise(*pieces, _EMPTY))
 
 
 def copy_predictions(conn: Connection, payload: memoryview, count: int) -> Copied:
