@@ -56,10 +56,14 @@ TEXT = "sucre, farine de blé, huile de tournesol, lait écrémé en poudre, sel
 def output_table(n: int) -> pa.Table:
     codes = [f"{i:013d}" for i in range(n)]
     fixed = TEXT.replace("sucre", "sucré")
+    # Product names and ingredient photos as real outputs carry them (shown to reviewers), some
+    # absent: the data then lacks the key.
     return pa.table(
         {"code": codes, "lang": ["fr"] * n, "original": [TEXT] * n,
          "correction": [fixed if i % 4 == 0 else TEXT for i in range(n)],
-         "truncated": [False] * n, "engine": ["cpu"] * n, "engine_version": ["1"] * n},
+         "truncated": [False] * n, "engine": ["cpu"] * n, "engine_version": ["1"] * n,
+         "name": [None if i % 10 == 0 else f"Biscuits \"petit\" n°{i}" for i in range(n)],
+         "image": [None if i % 3 == 0 else f"ingredients_fr.{i % 7 + 1}" for i in range(n)]},
         schema=get_job_type("ingredients-spellcheck").output_schema,
     )
 
@@ -97,9 +101,11 @@ def time_floor(db: Database, settings: Settings, table: pa.Table) -> float:
     c = table.to_pydict()
     rows = [
         (job.id, code, "ingredient_spellcheck", lang,
-         {"original": o, "correction": k, "lang": lang, "truncated": t}, e, v, stamp)
-        for code, lang, o, k, t, e, v in zip(c["code"], c["lang"], c["original"], c["correction"], c["truncated"],
-                                             c["engine"], c["engine_version"])
+         {"original": o, "correction": k, "lang": lang, "truncated": t}
+         | ({"name": name} if name else {}) | ({"image": image} if image else {}), e, v, stamp)
+        for code, lang, o, k, t, e, v, name, image in zip(
+            c["code"], c["lang"], c["original"], c["correction"], c["truncated"], c["engine"], c["engine_version"],
+            c["name"], c["image"])
     ]
     cols = ", ".join(COLUMNS)
     started = time.perf_counter()

@@ -225,6 +225,28 @@ def test_invalid_utf8_and_nul_characters_are_repaired(db, settings, make_job):
     assert texts["2"]["original"] == "farine sucer"
 
 
+def test_texts_with_tabs_newlines_backslashes_and_quotes_are_stored_as_they_are(db, settings, make_job):
+    # The data is written as JSON text built in Arrow, and on PostgreSQL through COPY's text
+    # format, where a tab, a newline, a carriage return and a backslash must be escaped.
+    odd = 'lait\t"entier"\nsucer \\ farine\r\x01 é 😀'
+    job = make_job([[
+        {**fix("1"), "original": odd, "correction": odd.replace("sucer", "sucre"), "name": 'Pâte "à"\ttartiner\\',
+         "image": "ingredients_fr.1"},
+        {**output_row("2\t\\N"), "lang": "f\\r\n", "engine_version": "v\t1", "name": "", "image": None},
+    ]])
+    run = run_import(settings, db, job.id)
+    assert (run.predictions_created, run.insights_created) == (2, 1)
+    with db.session() as s:
+        stored = {p.barcode: p for p in s.scalars(select(Prediction))}
+    assert stored["1"].data == {"original": odd, "correction": odd.replace("sucer", "sucre"), "lang": "fr",
+                                "truncated": False, "name": 'Pâte "à"\ttartiner\\', "image": "ingredients_fr.1"}
+    assert (stored["2\t\\N"].value_tag, stored["2\t\\N"].predictor_version) == ("f\\r\n", "v\t1")
+    assert stored["2\t\\N"].data == {"original": "sucre, farine", "correction": "sucre, farine", "lang": "f\\r\n",
+                                     "truncated": False}
+    [insight] = insights(db)
+    assert insight.data == stored["1"].data and insight.prediction_id == stored["1"].id
+
+
 def test_missing_columns_fail_clearly_and_write_nothing(db, settings, make_job):
     job = make_job([[fix("1")], []], write=False)
     folder = Path(job.storage_url.removeprefix("file://")) / "output"

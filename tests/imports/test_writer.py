@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pyarrow as pa
 import pytest
 from sqlalchemy import event, select
 
 from offbatch.db.models import Insight, Prediction
 from offbatch.imports import derive as insight_rules
 from offbatch.imports import run_import, writer
+from offbatch.jobs.base import PREDICTION_COLUMNS
 from tests.conftest import output_row
 
 
@@ -39,9 +41,14 @@ def test_every_insight_points_to_its_own_prediction(db, settings, make_job):
     )
 
 
-def _rows(job_id: str, codes: list[str]) -> list[tuple]:
-    stamp = writer.timestamp("sqlite", datetime.now(UTC))
-    return [(job_id, code, "ingredient_spellcheck", "fr", "{}", "cpu", "1", stamp) for code in codes]
+def _insert(conn, job_id: str, codes: list[str]) -> list[int | None]:
+    n = len(codes)
+    columns = pa.RecordBatch.from_arrays(
+        [pa.array(codes), pa.array(["fr"] * n), pa.array(["{}"] * n), pa.array(["cpu"] * n), pa.array(["1"] * n),
+         pa.array([True] * n)], schema=PREDICTION_COLUMNS)
+    return writer.insert_predictions(conn, writer.json_payload(columns), [(c, "fr") for c in codes], job_id=job_id,
+                                     prediction_type="ingredient_spellcheck",
+                                     created_at=writer.timestamp("sqlite", datetime.now(UTC)))
 
 
 def test_sqlite_new_ids_in_row_order_none_for_rows_already_there(db, make_job):
@@ -49,11 +56,11 @@ def test_sqlite_new_ids_in_row_order_none_for_rows_already_there(db, make_job):
         pytest.skip("the SQLite writer")
     job, other = make_job([[]], write=False), make_job([[]], write=False)
     with db.engine.begin() as conn:
-        assert writer.insert_predictions(conn, _rows(other.id, ["x", "y"])) == [1, 2]
+        assert _insert(conn, other.id, ["x", "y"]) == [1, 2]
     with db.engine.begin() as conn:
-        first = writer.insert_predictions(conn, _rows(job.id, ["a", "b", "c"]))
+        first = _insert(conn, job.id, ["a", "b", "c"])
     with db.engine.begin() as conn:
-        second = writer.insert_predictions(conn, _rows(job.id, ["d", "b", "e", "a"]))
+        second = _insert(conn, job.id, ["d", "b", "e", "a"])
     with db.session() as s:
         stored = dict(s.execute(select(Prediction.barcode, Prediction.id).where(Prediction.job_id == job.id)).all())
     assert first == [stored["a"], stored["b"], stored["c"]] == [3, 4, 5]

@@ -24,23 +24,26 @@ work of the first was most of the import's cost (docs/performance.md).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, and_, bindparam, literal_column, select, update
+from sqlalchemy import Connection, bindparam, literal_column, select
 
 from offbatch.db.models import Insight, Job
 from offbatch.imports import writer
-from offbatch.jobs import PredictionRecord
 
 
-@dataclass(frozen=True)
-class NewPrediction:
+class NewPrediction(NamedTuple):
+    """A prediction just inserted that may touch insights (actionable, with a value_tag)."""
+
     id: int
-    record: PredictionRecord
-    data_json: str  # record.data as stored, reused for the insight
+    barcode: str
+    value_tag: str
+    data_json: str  # its data as stored (JSON text), reused for the insight
+    predictor: str
+    predictor_version: str
 
 
 _INSERTED = ("barcode", "type", "value_tag", "data", "predictor", "predictor_version", "prediction_id", "job_id",
@@ -88,12 +91,10 @@ def derive_insights(
     predictions: list[NewPrediction],
     now: datetime,
 ) -> tuple[int, int]:
-    """SQLite: create or update insights for ``predictions``; return (created, updated)."""
-    candidates = {
-        (p.record.barcode, p.record.value_tag): p
-        for p in predictions
-        if p.record.actionable and p.record.value_tag
-    }
+    """SQLite: create or update insights for ``predictions`` (each actionable, with a value_tag);
+    return (created, updated). The data goes in as the JSON text it was stored with; it is only
+    parsed for a key with annotated insights, to compare subjects (rule 2)."""
+    candidates = {(p.barcode, p.value_tag): p for p in predictions}
     if not candidates:
         return 0, 0
     barcodes = sorted({b for b, _ in candidates})
@@ -111,30 +112,21 @@ def derive_insights(
     job_created_at = _aware(job_created_at)
     stamp = writer.timestamp(conn.dialect.name, now)
     inserts: list[tuple[Any, ...]] = []
-    updates: list[dict[str, Any]] = []
+    updates: list[tuple[Any, ...]] = []
     for key, p in candidates.items():
-        r = p.record
-        values = {
-            "data": r.data, "predictor": r.predictor, "predictor_version": r.predictor_version,
-            "prediction_id": p.id, "job_id": job_id, "updated_at": now,
-        }
         if key in open_rows:
             insight_id, insight_job_created = open_rows[key]
             if insight_job_created is None or insight_job_created <= job_created_at:
-                updates.append({"_id": insight_id, **{f"new_{k}": v for k, v in values.items()}})
-        elif _subject(r.data) not in annotated.get(key, []):
-            inserts.append((r.barcode, prediction_type, r.value_tag, p.data_json, r.predictor, r.predictor_version,
+                updates.append((p.data_json, p.predictor, p.predictor_version, p.id, job_id, stamp, insight_id))
+        elif key not in annotated or _subject(json.loads(p.data_json)) not in annotated[key]:
+            inserts.append((p.barcode, prediction_type, p.value_tag, p.data_json, p.predictor, p.predictor_version,
                             p.id, job_id, stamp, stamp))
     updated = 0
     if inserts:
         writer.bulk_insert(conn, "insights", _INSERTED, inserts)
     if updates:
-        stmt = (
-            update(Insight)
-            .where(and_(Insight.id == bindparam("_id"), Insight.annotation.is_(None)))
-            .values({k: bindparam(f"new_{k}") for k in _UPDATED})
-        )
-        updated = conn.execute(stmt, updates).rowcount
+        # Rechecks the insight is still open: someone may have annotated it meanwhile.
+        updated = writer.bulk_update(conn, "insights", _UPDATED, updates, where="annotation IS NULL")
     return len(inserts), updated
 
 

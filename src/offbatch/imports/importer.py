@@ -16,7 +16,6 @@ Row handling (documented in docs/architecture.md):
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import queue
@@ -26,8 +25,11 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from itertools import compress
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import Connection, update
 
 from offbatch import notifications
@@ -49,7 +51,8 @@ from offbatch.imports.queue import (
     release,
     run_for_job,
 )
-from offbatch.jobs import JobType, PredictionRecord, get_job_type
+from offbatch.jobs import JobType, PredictionRecord, get_job_type, json_columns
+from offbatch.jobs.base import PREDICTION_COLUMNS, prediction_columns_of
 from offbatch.settings import Settings
 from offbatch.tracking import get_job
 
@@ -243,34 +246,75 @@ def _import_parts(
 
 @dataclass
 class Prepared:
-    """A chunk turned into rows to write, ready before its turn comes."""
+    """A chunk turned into predictions to write, ready before its turn comes."""
 
     chunk: reader.Chunk
-    rows: list[tuple[Any, ...]]  # writer.COLUMNS values, one per storable prediction
     skipped: int
     now: datetime
-    # What the insight rules need: on SQLite the records and their data as JSON, for
-    # derive_insights; on PostgreSQL only the actionable (barcode, value_tag), for
-    # derive_insights_sql (the records are dropped early: fewer objects for the GC to walk).
-    records: list[PredictionRecord]
-    texts: list[str]
-    candidates: list[tuple[str, str]]
+    # The storable predictions as one payload: COPY text (PostgreSQL, writer.copy_payload) or a
+    # JSON array (SQLite, writer.json_payload); their (barcode, value_tag), in order.
+    payload: memoryview
+    keys: list[tuple[str, str | None]]
+    # The predictions that may touch insights (actionable, with a value_tag): their index in
+    # ``keys``, and (SQLite, for derive_insights) their (data, predictor, predictor_version).
+    candidates: list[int]
+    candidate_values: list[tuple[str, str, str]]
 
 
 def _prepare(job: Job, job_type: JobType, chunk: reader.Chunk, dialect: str) -> Prepared:
-    records, skipped = _records(job_type, chunk)
+    """Map, check and encode a chunk column by column (Arrow compute): no Python object per row
+    but its key, and the insight candidates' values on SQLite."""
+    columns = _prediction_columns(job_type, chunk.batch)
+    read = columns.num_rows
+    columns = columns.filter(_valid_keys(columns))
+    keys = list(zip(columns.column("barcode").to_pylist(), columns.column("value_tag").to_pylist()))
+    if len(set(keys)) < len(keys):
+        # Duplicate (barcode, value_tag) rows in the chunk: the first one wins.
+        firsts: dict[tuple[str, str | None], int] = {}
+        for i, key in enumerate(keys):
+            firsts.setdefault(key, i)
+        columns = columns.take(pa.array(list(firsts.values()), pa.int64()))  # in row order
+        keys = list(firsts)
+    wanted = pc.and_(columns.column("actionable"), json_columns.truthy(columns.column("value_tag")))
+    candidates = list(compress(range(len(keys)), wanted.to_pylist()))
     now = datetime.now(UTC)
-    stamp = writer.timestamp(dialect, now)
-    ptype = job_type.prediction_type
-    texts = [json.dumps(r.data) for r in records]
-    rows = [
-        (job.id, r.barcode, ptype, r.value_tag, text, r.predictor, r.predictor_version, stamp)
-        for r, text in zip(records, texts)
-    ]
     if dialect == "postgresql":
-        candidates = [(r.barcode, r.value_tag) for r in records if r.actionable and r.value_tag]
-        return Prepared(chunk, rows, skipped, now, records=[], texts=[], candidates=candidates)
-    return Prepared(chunk, rows, skipped, now, records=records, texts=texts, candidates=[])
+        payload = writer.copy_payload(columns, job_id=job.id, prediction_type=job_type.prediction_type, created_at=now)
+        return Prepared(chunk, read - len(keys), now, payload, keys, candidates, [])
+    chosen = columns.filter(wanted)
+    values = list(zip(*(chosen.column(c).to_pylist() for c in ("data", "predictor", "predictor_version"))))
+    return Prepared(chunk, read - len(keys), now, writer.json_payload(columns), keys, candidates, values)
+
+
+def _prediction_columns(job_type: JobType, batch: pa.RecordBatch) -> pa.RecordBatch:
+    """The job type's predictions of ``batch``, with any text over ``MAX_TEXT_CHARS`` clipped.
+
+    No value of a data can be longer than its JSON text: when no JSON text is over the limit
+    (nearly always), nothing needs clipping; otherwise the chunk goes row by row through ``_clip``.
+    """
+    columns = job_type.prediction_columns(batch)
+    if not columns.schema.equals(PREDICTION_COLUMNS):
+        raise TypeError(f"job type {job_type.name}: prediction_columns gave {columns.schema}, not {PREDICTION_COLUMNS}")
+    if columns.num_rows and pc.max(pc.binary_length(columns.column("data"))).as_py() > MAX_TEXT_CHARS:
+        return prediction_columns_of(_clip(r) for r in job_type.predictions(batch))
+    return columns
+
+
+def _valid_keys(columns: pa.RecordBatch) -> pa.Array:
+    """Rows with a barcode, and keys no longer than their columns (a null counts as empty)."""
+
+    def length(name: str) -> pa.Array:
+        return pc.coalesce(pc.utf8_length(columns.column(name)), _ZERO)
+
+    # Arrow scalars: a Python value costs a conversion (and a failed import) per call, see json_columns.
+    ok = pc.greater(length("barcode"), _ZERO)
+    for name, limit in _KEY_LIMITS.items():
+        ok = pc.and_(ok, pc.less_equal(length(name), limit))
+    return ok
+
+
+_ZERO = pa.scalar(0, pa.int32())
+_KEY_LIMITS = {name: pa.scalar(limit, pa.int32()) for name, limit in KEY_LIMITS.items()}
 
 
 _DONE = object()
@@ -316,28 +360,6 @@ def _prefetch(items: Iterator[Prepared], depth: int = 2) -> Iterator[Prepared]:
         thread.join(timeout=10)
 
 
-def _records(job_type: JobType, chunk: reader.Chunk) -> tuple[list[PredictionRecord], int]:
-    """The chunk's storable predictions (first of duplicates, clipped texts) and the rows skipped."""
-    seen: dict[tuple[str, str | None], PredictionRecord] = {}
-    skipped = 0
-    for r in job_type.predictions(chunk.batch):
-        key = (r.barcode, r.value_tag)
-        if not _valid_keys(r) or key in seen:
-            skipped += 1
-            continue
-        seen[key] = _clip(r)
-    return list(seen.values()), skipped
-
-
-def _valid_keys(r: PredictionRecord) -> bool:
-    return (
-        bool(r.barcode) and len(r.barcode) <= KEY_LIMITS["barcode"]
-        and len(r.value_tag or "") <= KEY_LIMITS["value_tag"]
-        and len(r.predictor or "") <= KEY_LIMITS["predictor"]
-        and len(r.predictor_version or "") <= KEY_LIMITS["predictor_version"]
-    )
-
-
 def _clip(record: PredictionRecord) -> PredictionRecord:
     for value in record.data.values():
         if isinstance(value, str) and len(value) > MAX_TEXT_CHARS:
@@ -355,25 +377,27 @@ def _write_chunk(
     conn: Connection, run_id: int, job: Job, job_type: JobType, prepared: Prepared, *,
     worker_id: str, expect: dict[str, int], new: dict[str, int],
 ) -> None:
-    records, texts, rows, skipped, now = prepared.records, prepared.texts, prepared.rows, prepared.skipped, prepared.now
+    keys, skipped, now = prepared.keys, prepared.skipped, prepared.now
+    count = len(keys)
     ptype = job_type.prediction_type
     t = ImportRun.__table__
     # An explicit transaction: the COPY goes through the driver connection, unseen by SQLAlchemy,
     # which would otherwise have nothing to commit (docs/performance.md).
     with conn.begin():
         if conn.dialect.name == "postgresql":
-            copied = writer.copy_predictions(conn, rows)
+            copied = writer.copy_predictions(conn, prepared.payload, count)
             inserted = copied.count
             created, updated = derive_insights_sql(
                 conn, job_id=job.id, job_created_at=job.created_at, prediction_type=ptype,
-                keys=[key for key in prepared.candidates if copied.inserted(key)], now=now,
+                keys=[keys[i] for i in prepared.candidates if copied.inserted(keys[i])], now=now,
             )
         else:
-            ids = writer.insert_predictions(conn, rows)
+            ids = writer.insert_predictions(conn, prepared.payload, keys, job_id=job.id, prediction_type=ptype,
+                                            created_at=writer.timestamp("sqlite", now))
             # Only the new actionable ones can touch insights: no object for the other 3/4.
             new_predictions = [
-                NewPrediction(pid, r, text) for pid, r, text in zip(ids, records, texts)
-                if pid is not None and r.actionable and r.value_tag
+                NewPrediction(ids[i], *keys[i], *values)
+                for i, values in zip(prepared.candidates, prepared.candidate_values) if ids[i] is not None
             ]
             created, updated = derive_insights(
                 conn, job_id=job.id, job_created_at=job.created_at, prediction_type=ptype,
@@ -390,7 +414,7 @@ def _write_chunk(
             .values(
                 parts_done=new["parts_done"],
                 rows_done=new["rows_done"],
-                rows_skipped=t.c.rows_skipped + skipped + (len(rows) - inserted),
+                rows_skipped=t.c.rows_skipped + skipped + (count - inserted),
                 predictions_created=t.c.predictions_created + inserted,
                 insights_created=t.c.insights_created + created,
                 insights_updated=t.c.insights_updated + updated,

@@ -5,8 +5,9 @@ A job type is registered by name (``@register``); nothing dispatches on job-type
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -30,6 +31,35 @@ class PredictionRecord:
     predictor_version: str
     # Whether the prediction may become an insight (e.g. not when nothing changed).
     actionable: bool
+
+
+# ``JobType.prediction_columns``: predictions as columns, each one's data as JSON text.
+PREDICTION_COLUMNS = pa.schema(
+    [
+        ("barcode", pa.string()),
+        ("value_tag", pa.string()),
+        ("data", pa.string()),
+        ("predictor", pa.string()),
+        ("predictor_version", pa.string()),
+        ("actionable", pa.bool_()),
+    ]
+)
+
+
+def prediction_columns_of(records: Iterable[PredictionRecord]) -> pa.RecordBatch:
+    """``records`` as ``PREDICTION_COLUMNS``, row by row (``json.dumps`` of each one's data)."""
+    records = list(records)
+    return pa.RecordBatch.from_arrays(
+        [
+            pa.array([r.barcode for r in records], pa.string()),
+            pa.array([r.value_tag for r in records], pa.string()),
+            pa.array([json.dumps(r.data) for r in records], pa.string()),
+            pa.array([r.predictor for r in records], pa.string()),
+            pa.array([r.predictor_version for r in records], pa.string()),
+            pa.array([r.actionable for r in records], pa.bool_()),
+        ],
+        schema=PREDICTION_COLUMNS,
+    )
 
 
 class JobType(ABC):
@@ -81,3 +111,13 @@ class JobType(ABC):
     @abstractmethod
     def predictions(self, batch: pa.RecordBatch) -> Iterator[PredictionRecord]:
         """Turn output rows into predictions (the importer's input)."""
+
+    def prediction_columns(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """The predictions of ``batch`` (those of ``predictions``, in order) as columns of
+        ``PREDICTION_COLUMNS``, each data as JSON text of the same value.
+
+        What the importer reads. This default goes through ``predictions`` and ``json.dumps``
+        row by row; a job type with large outputs overrides it with Arrow compute (see
+        ``offbatch.jobs.json_columns``), and a test checks both give the same predictions.
+        """
+        return prediction_columns_of(self.predictions(batch))

@@ -13,11 +13,12 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from offbatch.engines.base import Engine, SpellcheckInput
-from offbatch.jobs import register
-from offbatch.jobs.base import JobType, PredictionRecord
+from offbatch.jobs import json_columns, register
+from offbatch.jobs.base import PREDICTION_COLUMNS, JobType, PredictionRecord
 
 
 class SpellcheckParams(BaseModel):
@@ -153,3 +154,28 @@ class IngredientsSpellcheck(JobType):
                 predictor_version=version,
                 actionable=correction != original and not truncated,
             )
+
+    def prediction_columns(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        # ``predictions`` in Arrow compute, for the importer: no Python object per row.
+        n = batch.num_rows
+        original, correction, lang = (batch.column(c) for c in ("original", "correction", "lang"))
+        truncated = json_columns.false_if_null(batch.column("truncated"))
+        members = [
+            ("original", json_columns.text(original), None),
+            ("correction", json_columns.text(correction), None),
+            ("lang", json_columns.text(lang), None),
+            ("truncated", json_columns.boolean(truncated), None),
+        ]
+        for name in ("name", "image"):
+            if name in batch.schema.names:
+                values = batch.column(name)
+                members.append((name, json_columns.text(values), json_columns.truthy(values)))
+        # Python's ``correction != original`` on nullable strings: unequal when exactly one is null.
+        changed = pc.coalesce(pc.not_equal(correction, original), pc.xor(pc.is_null(correction), pc.is_null(original)))
+        columns = [batch.column("code"), lang, json_columns.obj(members), batch.column("engine"),
+                   batch.column("engine_version"), pc.and_(changed, pc.invert(truncated))]
+        return pa.RecordBatch.from_arrays(
+            [c.cast(f.type) for c, f in zip(columns, PREDICTION_COLUMNS)] if n else
+            [pa.array([], f.type) for f in PREDICTION_COLUMNS],
+            schema=PREDICTION_COLUMNS,
+        )
