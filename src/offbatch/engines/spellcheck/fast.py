@@ -65,7 +65,7 @@ def known_within_1(key: str, vocabulary: Vocabulary) -> list[str]:
 # A language's known words are gathered into one set (``Vocabulary.known_words``) once it has
 # done one typo search by bucket lookups (``known_within_1``) per this many bytes of its compiled
 # buckets: gathering costs about as much as ~200 such searches in English (850 kB: 0.05 s) or
-# ~300 in German (1.5 MB: 0.14 s), so small jobs never pay for it. No result depends on it.
+# ~300 in German (1.5 MB: 0.17 s), so small jobs never pay for it. No result depends on it.
 BYTES_PER_SEARCH_BEFORE_KNOWN_SET = 5000
 
 
