@@ -299,7 +299,7 @@ def ocr_candidates(key: str, vocabulary: Vocabulary) -> list[str]:
     return vocabulary.known_of(sorted(variants))
 
 
-# ``typo_candidates`` or a faster function returning the same words (fast.known_within_1).
+# ``typo_candidates`` or a faster function returning the same words (fast.TypoSearch).
 CandidateFinder = Callable[[str, Vocabulary], list[str]]
 
 
