@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from offbatch.engines.spellcheck.fast import TypoSearch, known_within_1
-from offbatch.engines.spellcheck.repair import edits1, is_edit1, typo_target
+from offbatch.engines.spellcheck.repair import edits1, typo_target
 from offbatch.engines.spellcheck.vocabulary import (
     DEFAULT_VOCABULARY_DIR,
     SUPPORTED_LANGUAGES,
@@ -41,13 +41,6 @@ def _noised(rng: random.Random, vocabulary: Vocabulary, word: str) -> str:
     for _ in range(rng.choice((1, 1, 1, 2))):
         word = _one_edit(rng, word, letters) or word
     return word
-
-
-@given(word=st.text(alphabet="abcdeéß", min_size=0, max_size=7), other=st.text(alphabet="abcdeéß", max_size=8),
-       alphabet=st.sampled_from(("abcde", "abcdeé", "abcdeéß")))
-@settings(max_examples=500, deadline=None)
-def test_is_edit1_says_whether_a_string_is_among_edits1(word, other, alphabet):
-    assert is_edit1(word, other, alphabet) == (other in edits1(word, alphabet))
 
 
 @pytest.mark.parametrize("lang", SUPPORTED_LANGUAGES)

@@ -59,17 +59,9 @@
   /* -- errors ------------------------------------------------------------------------- */
 
   async function errorText(response) {
-    var detail = "", hint = "";
-    try {
-      var body = await response.json();
-      if (typeof body.detail === "string") detail = body.detail;
-      else if (Array.isArray(body.detail)) {
-        detail = body.detail.map(function (e) { return (e.loc || []).slice(1).join(".") + ": " + e.msg; }).join("; ");
-      }
-      if (typeof body.hint === "string") hint = body.hint;
-    } catch (e) { /* not JSON: the status says enough */ }
+    var parsed = await window.offbatchConsole.errorDetail(response);
+    var said = parsed.said, hint = parsed.hint;
     var s = response.status;
-    var said = detail ? ": " + detail + (hint ? " (" + hint + ")" : "") : "";
     if (s === 401) return "Not authorised (401)" + said + ". Paste the annotation token at the top of the page.";
     if (s === 403) return "Refused (403)" + said + (hint ? "." : ". Check the token: it must be this server's OFFBATCH_ANNOTATION_TOKEN.");
     if (s === 409) return "Already annotated (409): someone reviewed this insight meanwhile; their decision is shown.";

@@ -66,7 +66,9 @@
     return "import " + run.state + " (" + run.parts_done + "/" + run.parts_total + " parts, " + run.rows_done + " rows)";
   }
 
-  async function errorText(response) {
+  /* What an error response says, as {said: ": detail (hint)" or "", hint}: the API's ErrorOut
+   * (or a validation error's list); each page words the status itself (errorText here, app.js). */
+  async function errorDetail(response) {
     var detail = "", hint = "";
     try {
       var body = await response.json();
@@ -76,7 +78,11 @@
       }
       if (typeof body.hint === "string") hint = body.hint;
     } catch (e) { /* not JSON: the status says enough */ }
-    var said = detail ? ": " + detail + (hint ? " (" + hint + ")" : "") : "";
+    return { said: detail ? ": " + detail + (hint ? " (" + hint + ")" : "") : "", hint: hint };
+  }
+
+  async function errorText(response) {
+    var said = (await errorDetail(response)).said;
     if (response.status === 401) return "Not authorised (401)" + said + ". Paste the operator token at the top of the page.";
     if (response.status === 403) return "Refused (403)" + said + ".";
     if (response.status === 404) return "Not found (404)" + said + ".";
@@ -122,7 +128,7 @@
 
   window.offbatchConsole = {
     $: $, el: el, when: when, toDate: toDate, duration: duration, money: money, isFinished: isFinished,
-    stateBadge: stateBadge, importLabel: importLabel, errorText: errorText, getJSON: getJSON,
+    stateBadge: stateBadge, importLabel: importLabel, errorDetail: errorDetail, errorText: errorText, getJSON: getJSON,
     token: token, setupToken: setupToken, serverInfo: serverInfo,
   };
 })();

@@ -207,26 +207,6 @@ def edits1(word: str, alphabet: str) -> set[str]:
     return (deletes | transposes | replaces | inserts) - {word}
 
 
-def is_edit1(word: str, other: str, alphabet: str) -> bool:
-    """``other in edits1(word, alphabet)``, decided without enumerating ``edits1``."""
-    n, m = len(word), len(other)
-    if n == m:
-        diffs = [i for i in range(n) if word[i] != other[i]]
-        if len(diffs) == 1:
-            return other[diffs[0]] in alphabet  # a replacement
-        return (len(diffs) == 2 and diffs[1] == diffs[0] + 1  # a transposition
-                and word[diffs[0]] == other[diffs[1]] and word[diffs[1]] == other[diffs[0]])
-    if abs(n - m) != 1:
-        return False
-    longer, shorter = (word, other) if n > m else (other, word)
-    i = 0  # the first difference: deleting there is a deletion that works if any does
-    while i < len(shorter) and longer[i] == shorter[i]:
-        i += 1
-    if longer[i + 1 :] != shorter[i:]:
-        return False
-    return n > m or other[i] in alphabet  # a deletion, or an insertion of a letter of the alphabet
-
-
 def recase(target: str, like: str) -> str:
     """``target`` in the case of ``like``: UPPER, Capitalised or as is."""
     if like.isupper() and len(like) > 1:
