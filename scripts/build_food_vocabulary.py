@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -72,9 +73,12 @@ def read_seed(lang: str) -> set[str]:
     return {lookup_key(line.strip()) for line in lines if line.strip() and not line.startswith("#")}
 
 
-def count_texts(dataset: Path) -> tuple[dict[str, Counter[str]], dict[str, Counter[str]]]:
+def count_texts(dataset: Path, *, keep: Callable[[str], bool] | None = None
+                ) -> tuple[dict[str, Counter[str]], dict[str, Counter[str]]]:
     """Per language: word -> number of distinct ingredient texts containing it, and ingredient
-    name (segment between separators, spellcheck/separators.py) -> the same."""
+    name (segment between separators, spellcheck/separators.py) -> the same. ``keep`` (a
+    predicate on the stripped text) leaves out more texts than the test split's: the hold-out
+    evaluation (scripts/eval_holdout.py) counts one half of dev and scores the other."""
     counts: dict[str, Counter[str]] = {lang: Counter() for lang in SUPPORTED_LANGUAGES}
     segments: dict[str, Counter[str]] = {lang: Counter() for lang in SUPPORTED_LANGUAGES}
     seen: set[bytes] = set()
@@ -83,6 +87,8 @@ def count_texts(dataset: Path) -> tuple[dict[str, Counter[str]], dict[str, Count
     while rows := cursor.fetchmany(BATCH_ROWS):
         for lang, text in rows:
             if not text or split_of(text.strip()) == "test":
+                continue
+            if keep is not None and not keep(text.strip()):
                 continue
             key = hashlib.blake2b(f"{lang}\0{text}".encode(), digest_size=12).digest()
             if key in seen:
@@ -125,22 +131,30 @@ def main() -> None:
         for lang, size in compile_all(args.output_dir).items():
             print(f"{lang}: compiled, {size:,} bytes")
         return
-    counts, segments = count_texts(args.dataset)
-    args.output_dir.mkdir(parents=True, exist_ok=True)
+    build(args.dataset, args.output_dir, min_texts=args.min_texts, max_words=args.max_words)
+
+
+def build(dataset: Path, output_dir: Path, *, min_texts: int = 2, max_words: int = 20_000,
+          keep: Callable[[str], bool] | None = None, verbose: bool = True) -> None:
+    """Count ``dataset`` (minus the test split, minus what ``keep`` refuses), write each
+    language's food words and ingredient names into ``output_dir`` and compile them there."""
+    counts, segments = count_texts(dataset, keep=keep)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    say = print if verbose else (lambda *_: None)
     for lang in SUPPORTED_LANGUAGES:
         n = write_vocabulary(
-            food_words_path(args.output_dir, lang), lang=lang, counts=counts[lang],
-            seed=read_seed(lang), min_texts=args.min_texts, max_words=args.max_words,
-            dataset_name=args.dataset.name,
+            food_words_path(output_dir, lang), lang=lang, counts=counts[lang],
+            seed=read_seed(lang), min_texts=min_texts, max_words=max_words,
+            dataset_name=dataset.name,
         )
-        print(f"{lang}: {n} words")
+        say(f"{lang}: {n} words")
         n = write_ingredient_names(
-            ingredient_names_path(args.output_dir, lang), lang=lang, counts=segments[lang],
-            dataset_name=args.dataset.name,
+            ingredient_names_path(output_dir, lang), lang=lang, counts=segments[lang],
+            dataset_name=dataset.name,
         )
-        print(f"{lang}: {n} ingredient names")
-    for lang, size in compile_all(args.output_dir).items():
-        print(f"{lang}: compiled, {size:,} bytes")
+        say(f"{lang}: {n} ingredient names")
+    for lang, size in compile_all(output_dir).items():
+        say(f"{lang}: compiled, {size:,} bytes")
 
 
 if __name__ == "__main__":

@@ -87,3 +87,26 @@ def test_eval_command_prints_the_tables(capsys):
 def test_eval_command_rejects_an_unknown_engine(capsys):
     assert main(["eval", "--engine", "nope"]) == 2
     assert "error: unknown engine 'nope'" in capsys.readouterr().err
+
+
+def test_the_hold_out_script_scores_each_dev_item_in_the_half_its_text_was_not_counted_in():
+    # scripts/eval_holdout.py counts the texts whose half differs from the item's: the item's
+    # half (from its id) must be its text's half (from the text), on every dev item.
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / "eval_holdout.py"
+    spec = importlib.util.spec_from_file_location("eval_holdout", path)
+    holdout = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(holdout)
+    texts = {text for _, text in dataset.sample_texts()}
+    checked = 0
+    for item in dataset.load("dev"):
+        # The reference is the text with its REFERENCE_FIXES; the source of a clean item is the text.
+        text = item.source if not item.noise else item.reference
+        if text not in texts:
+            continue
+        assert holdout.half_of_item(item) == holdout.half_of_text(text), item.id
+        checked += 1
+    halves = {holdout.half_of_item(item) for item in dataset.load("dev")}
+    assert checked > 100 and halves == {0, 1}
