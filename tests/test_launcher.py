@@ -27,7 +27,7 @@ from offbatch.launcher import RESERVED_REASON, launch, reserve_job
 from offbatch.settings import Settings
 from offbatch.storage import list_parts, read_json
 from offbatch.tracking import refresh
-from tests.conftest import SAMPLE, wait_for
+from tests.conftest import SAMPLE, TEST_KEY, wait_for
 from tests.fakes.task_runners import ScriptedRunner
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
@@ -261,3 +261,59 @@ def test_dry_run_without_problems_exits_zero(home):
 def _offbatch(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "offbatch", *args], env=env, capture_output=True, text=True,
                           timeout=180, check=False)
+
+
+LAUNCH_UNTIL_CONFIRM = """
+import json, sys, time
+from pathlib import Path
+import offbatch.launcher as launcher
+from offbatch.db.session import Database
+from offbatch.settings import Settings
+launcher.LAUNCH_HEARTBEAT_SECONDS = 0.2
+settings = Settings(**json.loads(sys.argv[1]))
+def confirm(plan):
+    Path(sys.argv[2]).write_text(plan.job_id)  # extracted and reserved: now wait to be killed
+    time.sleep(600)
+launcher.launch(settings, Database(settings.db_url, auto_migrate=False), job_type_name="ingredients-spellcheck",
+                backend_name="local", limit=5, confirm=confirm)
+"""
+
+
+def test_a_launch_killed_before_it_submits_fails_its_job_once_the_reservation_goes_stale(
+        settings, db, tmp_path, monkeypatch):
+    import signal
+    from datetime import timedelta
+
+    from offbatch import tracking
+    from offbatch.jobviews import job_rows
+
+    marker = tmp_path / "reserved"
+    fields = {"home": str(settings.home), "database_url": settings.db_url, "storage_url": settings.storage_url,
+              "batch_job_key": TEST_KEY, "annotation_token": "test-annotation-token-0123456789"}
+    env = {**os.environ, "PYTHONPATH": SRC}
+    child = subprocess.Popen([sys.executable, "-c", LAUNCH_UNTIL_CONFIRM, json.dumps(fields), str(marker)],
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: marker.exists() and marker.read_text() or child.poll() is not None, timeout=120,
+                 what="the launch to reserve its job")
+        assert child.poll() is None, child.communicate()[1]
+        job_id = marker.read_text()
+        first = tracking.get_job(db, job_id)
+        assert (first.state, first.backend_ref) == (JobState.QUEUED.value, "")
+        # Alive, it renews the reservation: however long it waits, the job stays QUEUED.
+        monkeypatch.setattr(tracking, "LAUNCH_STALE_AFTER", timedelta(seconds=2))
+        time.sleep(3)
+        job, status = refresh(settings, db, job_id)
+        assert status.state == JobState.QUEUED and job.updated_at > first.updated_at
+        assert not tracking.needs_refresh(job)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    # Killed: the reservation goes stale, the listing asks about it, and the job fails, saying why.
+    job = wait_for(lambda: tracking.needs_refresh(j := tracking.get_job(db, job_id)) and j, timeout=30,
+                   what="the reservation to go stale")
+    (view,) = [v for v in job_rows(settings, db, limit=10) if v.job.id == job_id]
+    assert view.job.state == JobState.FAILED.value and view.job.finished_at is not None
+    assert view.job.reason.startswith("launch interrupted: the launching process stopped before it submitted")
+    _, status = refresh(settings, db, job_id)
+    assert status.state == JobState.FAILED and status.reason == view.job.reason

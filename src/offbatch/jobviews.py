@@ -68,7 +68,7 @@ def job_rows(settings: Settings, db: Database, *, limit: int, job_type: str | No
     backends: dict[str, Backend] = {}
     jobs = []
     for job in tracking.list_jobs(db, limit=limit, job_type=job_type):
-        if not JobState(job.state).is_finished() and job.backend_ref:
+        if tracking.needs_refresh(job):
             try:
                 job, _ = tracking.refresh(settings, db, job.id, backend=tracking.backend_for(settings, job, backends),
                                           notify_later=True)

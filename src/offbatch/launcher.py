@@ -7,7 +7,9 @@ webhook must find it), and the input parts and ``job.json`` exist before any tas
 from __future__ import annotations
 
 import json
+import logging
 import secrets
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,14 +21,16 @@ import pyarrow as pa
 from pydantic import ValidationError
 from sqlalchemy import delete as sa_delete
 from sqlalchemy import select as sa_select
+from sqlalchemy import update as sa_update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
 
 from offbatch import __version__, auth, contract, storage
 from offbatch.backends import Backend, JobSpec, JobState, get_backend
 from offbatch.config import JobConfig, format_validation_error, load_config
 from offbatch.costs import CostEstimate
-from offbatch.db.models import Job, Prediction
+from offbatch.db.models import Job, Prediction, utcnow
 from offbatch.db.session import Database
 from offbatch.engines import ENGINES, load_engine
 from offbatch.errors import (
@@ -37,12 +41,25 @@ from offbatch.errors import (
     OffbatchError,
     StorageError,
 )
-from offbatch.extract import Extraction, already_predicted, connect, no_products, select, write_shards
+from offbatch.extract import (
+    Extraction,
+    already_predicted,
+    connect,
+    no_products,
+    select,
+    write_shards,
+)
 from offbatch.jobs import JobType, get_job_type
 from offbatch.settings import Settings
 from offbatch.storage import JobFolder
 
+log = logging.getLogger(__name__)
+
 MAX_JOB_ID = 63
+# While a launch holds a reserved row (extracting, writing, submitting), it renews the row's
+# updated_at this often; a reserved row not renewed for tracking.LAUNCH_STALE_AFTER belongs to a
+# launch that died before it submitted the job (SIGKILL, a lost machine).
+LAUNCH_HEARTBEAT_SECONDS = 10.0
 RESERVE_ATTEMPTS = 20
 # The reason a job row carries from its reservation until its submission (no backend_ref yet).
 RESERVED_REASON = "launching: its input is being extracted and it is not submitted yet"
@@ -272,7 +289,35 @@ def _params(job_type: JobType, *, limit: int | None, params: dict[str, Any]) -> 
         raise ConfigError(format_validation_error("parameters", e).replace("job config ", "")) from None
 
 
-def launch(
+def launch(settings: Settings, db: Database, **options: Any) -> LaunchPlan:
+    """Plan the job; unless ``dry_run``, extract its input, record it and submit it.
+
+    By default products that already have a prediction of this job type from the same engine
+    version are skipped (incremental launches); ``include_predicted`` processes them again.
+
+    Every check runs first (``preflight``); a dry run returns the plan with all problems found,
+    a launch raises them all (``LaunchPlan.refusal``) before it writes anything. Then the job
+    id is reserved (``reserve_job``), and only then is its folder written.
+
+    ``confirm(plan) -> bool`` is asked after extraction and before anything is submitted;
+    returning False abandons the launch (its input folder and reserved row are removed).
+    ``now`` is the launch time the job id is made of (default: the clock). ``backend`` (default:
+    the one ``backend_name`` or the settings name) lets the caller start it ahead (``prepared``).
+
+    Keyword options: ``job_type_name``, ``backend_name``, ``backend``, ``config_path``,
+    ``dataset``, ``limit``, ``params``, ``dry_run``, ``include_predicted``, ``confirm``, ``now``.
+    From its reservation to its submission the job's row is renewed (``LaunchHeartbeat``): if
+    this process dies in between, the row goes stale and tracking marks the job FAILED
+    ("launch interrupted") instead of leaving it QUEUED for ever.
+    """
+    heartbeat = LaunchHeartbeat(db)
+    try:
+        return _launch(settings, db, heartbeat=heartbeat, **options)
+    finally:
+        heartbeat.stop()
+
+
+def _launch(
     settings: Settings,
     db: Database,
     *,
@@ -287,21 +332,9 @@ def launch(
     include_predicted: bool = False,
     confirm: Any = None,
     now: datetime | None = None,
+    heartbeat: LaunchHeartbeat,
 ) -> LaunchPlan:
-    """Plan the job; unless ``dry_run``, extract its input, record it and submit it.
-
-    By default products that already have a prediction of this job type from the same engine
-    version are skipped (incremental launches); ``include_predicted`` processes them again.
-
-    Every check runs first (``preflight``); a dry run returns the plan with all problems found,
-    a launch raises them all (``LaunchPlan.refusal``) before it writes anything. Then the job
-    id is reserved (``reserve_job``), and only then is its folder written.
-
-    ``confirm(plan) -> bool`` is asked after extraction and before anything is submitted;
-    returning False abandons the launch (its input folder and reserved row are removed).
-    ``now`` is the launch time the job id is made of (default: the clock). ``backend`` (default:
-    the one ``backend_name`` or the settings name) lets the caller start it ahead (``prepared``).
-    """
+    """``launch``'s body; ``heartbeat`` renews the row it reserves until it returns."""
     job_type = get_job_type(job_type_name)
     if backend is None:
         backend = get_backend(backend_name or settings.backend, settings)
@@ -359,6 +392,7 @@ def launch(
 
         job_id = reserve_job(db, job_type=job_type, backend_name=backend_name, storage_root=settings.storage_root,
                              config=config, now=now)
+        heartbeat.start(job_id)
         folder = JobFolder(settings.storage_root, job_type.name, job_id)
         spec = job_spec(settings, config=config, job_type=job_type, folder=folder, backend_name=backend_name)
         plan.job_id, plan.storage_url, plan.request = job_id, folder.url, backend.describe(spec)
@@ -384,7 +418,7 @@ def launch(
         raise
     try:
         ref = backend.submit(spec)
-    except BackendError as e:
+    except OffbatchError as e:  # refused (bad request, no quota, no supervisor): not submitted
         with db.session() as s:
             job = s.get(Job, job_id)
             job.state, job.reason, job.finished_at = JobState.FAILED.value, f"submit failed: {e}", datetime.now(UTC)
@@ -393,6 +427,36 @@ def launch(
         s.get(Job, job_id).backend_ref = ref
     plan.submitted = True
     return plan
+
+
+class LaunchHeartbeat:
+    """Renews a reserved job row's ``updated_at`` every ``every`` seconds from a thread, until
+    ``stop`` or until the row is no longer reserved (submitted, abandoned or failed)."""
+
+    def __init__(self, db: Database, *, every: float | None = None) -> None:
+        self._db, self._every = db, every or LAUNCH_HEARTBEAT_SECONDS
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, job_id: str) -> None:
+        self._thread = threading.Thread(target=self._run, args=(job_id,), name=f"launch-heartbeat-{job_id}",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self, job_id: str) -> None:
+        renew = sa_update(Job).where(Job.id == job_id, Job.backend_ref == "", Job.state == JobState.QUEUED.value)
+        while not self._stopped.wait(self._every):
+            try:
+                with self._db.engine.begin() as conn:
+                    if conn.execute(renew.values(updated_at=utcnow())).rowcount == 0:
+                        return  # submitted, abandoned or failed: nothing left to renew
+            except SQLAlchemyError as e:  # a missed beat only brings staleness closer
+                log.warning("could not renew the reservation of %s: %s", job_id, e.__class__.__name__)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread is not None:
+            self._thread.join()
 
 
 def _fewer_tasks(settings: Settings, plan: LaunchPlan, spec: JobSpec, *, job_type: JobType, folder: JobFolder,

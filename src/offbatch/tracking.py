@@ -3,9 +3,9 @@ actual cost; a state change is notified (``notifications``)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from offbatch import contract, costs, notifications, storage
 from offbatch.backends import Backend, JobState, JobStatus, TaskState, get_backend
@@ -13,6 +13,29 @@ from offbatch.db.models import Job
 from offbatch.db.session import Database
 from offbatch.errors import NotFoundError, StorageError
 from offbatch.settings import Settings
+
+# A reserved row (QUEUED, no backend reference) that its launch has not renewed for this long
+# (launcher.LAUNCH_HEARTBEAT_SECONDS beats) belongs to a launch that died before submitting it.
+LAUNCH_STALE_AFTER = timedelta(seconds=120)
+INTERRUPTED_LAUNCH = ("launch interrupted: the launching process stopped before it submitted the job "
+                      "(its reservation was last renewed {age:.0f}s ago); launch it again")
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def launch_went_stale(job: Job, *, now: datetime | None = None) -> bool:
+    """A reserved, never-submitted row whose launch stopped renewing it (launcher.LaunchHeartbeat)."""
+    if job.backend_ref or job.state != JobState.QUEUED.value:
+        return False
+    return (now or datetime.now(UTC)) - _aware(job.updated_at) > LAUNCH_STALE_AFTER
+
+
+def needs_refresh(job: Job) -> bool:
+    """Whether a listing should ask the backend about ``job``: unfinished and submitted, or a
+    reservation whose launch died (refresh settles it)."""
+    return not JobState(job.state).is_finished() and (bool(job.backend_ref) or launch_went_stale(job))
 
 
 def get_job(db: Database, job_id: str) -> Job:
@@ -44,11 +67,16 @@ def refresh(
     except NotFoundError:
         if job.backend_ref:
             raise
-        # Reserved by a launch that has not submitted it yet (launcher.reserve_job): the row is all there is.
-        return job, JobStatus(job_id=job.id, state=JobState(job.state), created_at=job.created_at, reason=job.reason)
+        # Reserved by a launch that has not submitted it yet (launcher.reserve_job): the row is
+        # all there is, unless that launch died, which settles the job as FAILED.
+        job = _settle_interrupted_launch(settings, db, job, notify_later=notify_later)
+        return job, JobStatus(job_id=job.id, state=JobState(job.state), created_at=job.created_at,
+                              finished_at=job.finished_at, reason=job.reason)
     _add_task_causes(status, output_url=f"{job.storage_url}/output")
     with db.session() as s:
         row = s.get(Job, job_id)
+        # Submitted by a launch that died before recording the reference: the id finds it.
+        row.backend_ref = row.backend_ref or job.id
         changed = row.state != status.state.value
         row.task_counts = status.task_counts()
         if not JobState(row.state).is_finished() or row.state != status.state.value:
@@ -72,6 +100,28 @@ def refresh(
         else:
             notifications.notify(settings, db, job_id)
     return job, status
+
+
+def _settle_interrupted_launch(settings: Settings, db: Database, job: Job, *, notify_later: bool) -> Job:
+    """Mark a reserved job FAILED if its launch stopped renewing it; the row as it now stands.
+
+    One conditional UPDATE: a launch that renews or submits the row meanwhile wins, and of two
+    processes settling it, one does (and notifies)."""
+    now = datetime.now(UTC)
+    if not launch_went_stale(job, now=now):
+        return job
+    reason = INTERRUPTED_LAUNCH.format(age=(now - _aware(job.updated_at)).total_seconds())
+    settle = (
+        update(Job)
+        .where(Job.id == job.id, Job.backend_ref == "", Job.state == JobState.QUEUED.value,
+               Job.updated_at == job.updated_at)
+        .values(state=JobState.FAILED.value, reason=reason, finished_at=now, updated_at=now)
+    )
+    with db.engine.begin() as conn:
+        settled = conn.execute(settle).rowcount == 1
+    if settled:
+        (notifications.notify_later if notify_later else notifications.notify)(settings, db, job.id)
+    return get_job(db, job.id)
 
 
 def _add_task_causes(status: JobStatus, *, output_url: str) -> None:

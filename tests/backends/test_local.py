@@ -484,3 +484,22 @@ def test_offbatch_cancel_after_the_supervisor_died_ends_the_job_cancelled(backen
     with db.session() as s:
         assert s.get(Job, ref).state == "CANCELLED"
     db.dispose()
+
+
+def test_a_job_whose_supervisor_died_before_taking_it_fails_and_resumes(backend, record_dir, monkeypatch):
+    from offbatch.backends.local import state
+
+    spec = make_spec("job-never-taken", record_dir)
+    # The supervisor got the job and died before its first save: here, none is handed the job.
+    with monkeypatch.context() as m:
+        m.setattr(backend, "_start_supervisor", lambda job_dir, spec: None)
+        ref = backend.submit(spec)
+    assert backend.status(ref).state == JobState.QUEUED  # within the start-up grace: waiting
+    with monkeypatch.context() as m:
+        m.setattr(state, "SUPERVISOR_START_GRACE_SECONDS", 0.0)  # as if a minute had passed
+        status = backend.status(ref)
+        assert status.state == JobState.FAILED, status.reason
+        assert "the local supervisor never took the job" in status.reason
+        assert f"offbatch resume {ref}" in status.reason
+        backend.resume(ref, spec)  # a real supervisor this time
+    assert finished(backend, ref).state == JobState.SUCCEEDED

@@ -238,7 +238,6 @@ def status(job_id, as_json) -> None:
 def list_jobs(limit, job_type, as_json) -> None:
     """List recent jobs (state refreshed for unfinished ones)."""
     from offbatch import tracking
-    from offbatch.backends import JobState
     from offbatch.cli.render import job_json, money, print_table, when
 
     if job_type is not None:
@@ -249,7 +248,7 @@ def list_jobs(limit, job_type, as_json) -> None:
     backends: dict = {}
     jobs = []
     for job in tracking.list_jobs(db, limit=limit, job_type=job_type):
-        if not JobState(job.state).is_finished() and job.backend_ref:
+        if tracking.needs_refresh(job):
             job, _ = tracking.refresh(settings, db, job.id, backend=tracking.backend_for(settings, job, backends))
         jobs.append(job)
     if as_json:

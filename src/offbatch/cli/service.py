@@ -23,7 +23,6 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 def import_job(job_id: str, as_json: bool) -> None:
     """Import a finished job's results now (idempotent), and print the counts."""
     from offbatch import tracking
-    from offbatch.backends import JobState
     from offbatch.imports import ImportState, run_import
     from offbatch.imports.queue import run_for_job
 
@@ -31,7 +30,7 @@ def import_job(job_id: str, as_json: bool) -> None:
     job = tracking.get_job(db, job_id)
     earlier = run_for_job(db, job_id)
     already = earlier is not None and earlier.state == ImportState.SUCCEEDED
-    if not already and not JobState(job.state).is_finished() and job.backend_ref:
+    if not already and tracking.needs_refresh(job):
         # The row may lag behind the backend: a job cancelled since must get the resume hint,
         # not "wait for the job to finish".
         tracking.refresh(s, db, job_id)

@@ -28,6 +28,9 @@ from offbatch.backends.local.processes import ProcessId
 
 # A supervisor refreshes its heartbeat every loop; older than this and not finished = it died.
 HEARTBEAT_STALE_SECONDS = 30.0
+# A supervisor handed a job saves its first heartbeat within milliseconds; this leaves room for a
+# machine under heavy load before the job is presumed orphaned (see JobRecord.supervisor_gone).
+SUPERVISOR_START_GRACE_SECONDS = 60.0
 
 
 def now_iso() -> str:
@@ -100,9 +103,19 @@ class JobRecord:
         """Why this unfinished job's supervisor is known to be gone, or None (finished job, or alive).
 
         Gone means its process (pid + start time) has ended, or its heartbeat is older than
-        ``HEARTBEAT_STALE_SECONDS`` (a hung supervisor, or a system without /proc).
+        ``HEARTBEAT_STALE_SECONDS`` (a hung supervisor, or a system without /proc), or it never
+        wrote one: ``submit``/``resume`` write their event just before handing the job over, and a
+        supervisor saves within milliseconds of taking it, so no heartbeat
+        ``SUPERVISOR_START_GRACE_SECONDS`` after that event means it died first.
         """
-        if JobState(self.state).is_finished() or self.heartbeat is None:
+        if JobState(self.state).is_finished():
+            return None
+        if self.heartbeat is None:
+            if not self.events:
+                return None
+            waited = (datetime.now(UTC) - datetime.fromisoformat(self.events[-1]["time"])).total_seconds()
+            if waited > SUPERVISOR_START_GRACE_SECONDS:
+                return f"the local supervisor never took the job (no heartbeat {waited:.0f}s after it was handed over)"
             return None
         supervisor = self.supervisor()
         if supervisor is not None and not supervisor.alive():
