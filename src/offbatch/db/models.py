@@ -21,6 +21,7 @@ class Base(DeclarativeBase):
 
 class Job(Base):
     __table__ = tables.jobs
+    __tablename__ = __table__.name
 
     id: Mapped[str]
     job_type: Mapped[str]
@@ -45,6 +46,7 @@ class ImportRun(Base):
     """The import of one job's output: at most one per job, whatever the deliveries."""
 
     __table__ = tables.imports
+    __tablename__ = __table__.name
 
     id: Mapped[int]
     job_id: Mapped[str]
@@ -67,6 +69,7 @@ class ImportRun(Base):
 
 class Prediction(Base):
     __table__ = tables.predictions
+    __tablename__ = __table__.name
 
     id: Mapped[int]
     job_id: Mapped[str | None]
@@ -81,6 +84,7 @@ class Prediction(Base):
 
 class Insight(Base):
     __table__ = tables.insights
+    __tablename__ = __table__.name
 
     id: Mapped[int]
     barcode: Mapped[str]
@@ -102,6 +106,7 @@ class Notification(Base):
     """One state change of a job sent to the notification URL (see ``tables.notifications``)."""
 
     __table__ = tables.notifications
+    __tablename__ = __table__.name
 
     id: Mapped[int]
     job_id: Mapped[str]
@@ -118,6 +123,7 @@ class ProductUpdate(Base):
     """An accepted correction to apply to the product (a pluggable sink records these)."""
 
     __table__ = tables.product_updates
+    __tablename__ = __table__.name
 
     id: Mapped[int]
     insight_id: Mapped[int]
