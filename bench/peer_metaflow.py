@@ -128,8 +128,9 @@ def main() -> None:
     a, b = statistics.median(ours), statistics.median(theirs)
     ratio = a / b
     verdict = "met" if ratio <= TARGET_RATIO else "NOT met"
-    print(f"{args.tasks} products in {args.tasks} tasks, launch --wait to imported: offbatch median {a:.2f} s; "
-          f"peer Metaflow {METAFLOW_VERSION} local foreach over {args.tasks} no-op tasks: median {b:.2f} s")
+    print(f"{args.tasks} products in {args.tasks} tasks, launch --wait to imported: offbatch median {a:.2f} s "
+          f"({min(ours):.2f}-{max(ours):.2f}); peer Metaflow {METAFLOW_VERSION} local foreach over {args.tasks} "
+          f"no-op tasks: median {b:.2f} s ({min(theirs):.2f}-{max(theirs):.2f})")
     print(f"ratio {ratio:.2f}x (target <= {TARGET_RATIO}x): {verdict}")
 
 

@@ -1,5 +1,3 @@
-import sys
+from offbatch.cli import run
 
-from offbatch.cli import main
-
-sys.exit(main())
+run()

@@ -2,6 +2,8 @@
 
 Order matters: the database row exists before the backend hears of the job (a fast task's
 webhook must find it), and the input parts and ``job.json`` exist before any task starts.
+Everything before the submission is Core statements on ``db/tables.py``: the ORM is not on a
+launch's critical path (``resume`` uses it).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
@@ -30,8 +32,8 @@ from offbatch import __version__, auth, contract, storage
 from offbatch.backends import Backend, JobSpec, JobState, get_backend
 from offbatch.config import JobConfig, format_validation_error, load_config
 from offbatch.costs import CostEstimate
-from offbatch.db.models import Job, Prediction, utcnow
 from offbatch.db.session import Database
+from offbatch.db.tables import jobs, predictions, utcnow
 from offbatch.engines import ENGINES, load_engine
 from offbatch.errors import (
     BackendError,
@@ -54,6 +56,9 @@ from offbatch.settings import Settings
 from offbatch.storage import JobFolder
 
 log = logging.getLogger(__name__)
+
+if TYPE_CHECKING:
+    from offbatch.db.models import Job
 
 MAX_JOB_ID = 63
 # While a launch holds a reserved row (extracting, writing, submitting), it renews the row's
@@ -200,7 +205,7 @@ def reserve_job(
     before this, so no two launches ever share a folder, whatever the storage. The row reads
     QUEUED with no backend reference (``RESERVED_REASON``) until the job is submitted.
     """
-    insert = (sqlite_insert if db.is_sqlite else postgresql_insert)(Job)
+    insert = (sqlite_insert if db.is_sqlite else postgresql_insert)(jobs)
     for attempt in range(RESERVE_ATTEMPTS):
         # Two launches in one second: a short random suffix keeps ids unique.
         job_id = new_job_id(job_type.name, now=now, suffix=secrets.token_hex(2) if attempt else None)
@@ -209,7 +214,7 @@ def reserve_job(
             reason=RESERVED_REASON, storage_url=JobFolder(storage_root, job_type.name, job_id).url,
             task_count=config.task_count, rows_selected=0, engine=config.engine,
             config=config.model_dump(mode="json"),
-        ).on_conflict_do_nothing(index_elements=["id"]).returning(Job.id)
+        ).on_conflict_do_nothing(index_elements=["id"]).returning(jobs.c.id)
         with db.engine.begin() as conn:
             # A row comes back only if this INSERT made it (rowcount is not reliable here on psycopg).
             if conn.execute(stmt).first() is not None:
@@ -252,17 +257,16 @@ def predicted_codes(db: Database, *, job_type: JobType, engine: str, settings: S
     The version comes from the engine built with ``settings``: for vLLM, ``model@OFFBATCH_VLLM_REVISION``
     (the commit the image bakes), as the tasks record it.
     """
-    with db.session() as s:
-        if s.scalar(sa_select(Prediction.id).where(Prediction.type == job_type.prediction_type).limit(1)) is None:
+    p = predictions.c
+    with db.engine.connect() as conn:
+        if conn.execute(sa_select(p.id).where(p.type == job_type.prediction_type).limit(1)).first() is None:
             # Nothing predicted yet (a new home): no engine to build for its version (for the CPU
             # engine, a hash of its vocabularies: ~50 ms of a small launch).
             return pa.array([], pa.string())
     version = load_engine(engine, settings=settings).version
-    with db.session() as s:
-        codes = s.scalars(
-            sa_select(Prediction.barcode)
-            .where(Prediction.type == job_type.prediction_type, Prediction.predictor_version == version)
-            .distinct()
+    with db.engine.connect() as conn:
+        codes = conn.scalars(
+            sa_select(p.barcode).where(p.type == job_type.prediction_type, p.predictor_version == version).distinct()
         ).all()
     return pa.array(codes, pa.string())
 
@@ -410,21 +414,16 @@ def _launch(
             _abandon(db, folder)
             return plan
         storage.write_json(folder.job_json_url, _job_json(plan, spec, extraction))
-        with db.session() as s:
-            job = s.get(Job, job_id)
-            job.rows_selected, job.cost_estimate_usd, job.reason = plan.rows, plan.estimate.expected_usd, None
+        _update_job(db, job_id, rows_selected=plan.rows, cost_estimate_usd=plan.estimate.expected_usd, reason=None)
     except BaseException:
         _abandon(db, folder)
         raise
     try:
         ref = backend.submit(spec)
     except OffbatchError as e:  # refused (bad request, no quota, no supervisor): not submitted
-        with db.session() as s:
-            job = s.get(Job, job_id)
-            job.state, job.reason, job.finished_at = JobState.FAILED.value, f"submit failed: {e}", datetime.now(UTC)
+        _update_job(db, job_id, state=JobState.FAILED.value, reason=f"submit failed: {e}", finished_at=datetime.now(UTC))
         raise
-    with db.session() as s:
-        s.get(Job, job_id).backend_ref = ref
+    _update_job(db, job_id, backend_ref=ref)
     plan.submitted = True
     return plan
 
@@ -444,7 +443,8 @@ class LaunchHeartbeat:
         self._thread.start()
 
     def _run(self, job_id: str) -> None:
-        renew = sa_update(Job).where(Job.id == job_id, Job.backend_ref == "", Job.state == JobState.QUEUED.value)
+        renew = sa_update(jobs).where(jobs.c.id == job_id, jobs.c.backend_ref == "",
+                                       jobs.c.state == JobState.QUEUED.value)
         while not self._stopped.wait(self._every):
             try:
                 with self._db.engine.begin() as conn:
@@ -457,6 +457,12 @@ class LaunchHeartbeat:
         self._stopped.set()
         if self._thread is not None:
             self._thread.join()
+
+
+def _update_job(db: Database, job_id: str, **values: Any) -> None:
+    """Set columns of the job's row (``updated_at`` follows, as on any update of a job)."""
+    with db.engine.begin() as conn:
+        conn.execute(sa_update(jobs).where(jobs.c.id == job_id).values(**values))
 
 
 def _fewer_tasks(settings: Settings, plan: LaunchPlan, spec: JobSpec, *, job_type: JobType, folder: JobFolder,
@@ -474,8 +480,8 @@ def _fewer_tasks(settings: Settings, plan: LaunchPlan, spec: JobSpec, *, job_typ
 def _abandon(db: Database, folder: JobFolder) -> None:
     """Forget a reserved job that was never submitted: its folder, then its row."""
     storage.remove(folder.url, recursive=True)
-    with db.session() as s:
-        s.execute(sa_delete(Job).where(Job.id == folder.job_id, Job.backend_ref == ""))
+    with db.engine.begin() as conn:
+        conn.execute(sa_delete(jobs).where(jobs.c.id == folder.job_id, jobs.c.backend_ref == ""))
 
 
 def _job_json(plan: LaunchPlan, spec: JobSpec, extraction: Extraction) -> dict[str, Any]:
@@ -504,6 +510,7 @@ def _job_json(plan: LaunchPlan, spec: JobSpec, extraction: Extraction) -> dict[s
 def resume(settings: Settings, db: Database, job_id: str) -> Job:
     """Run a finished-but-unsuccessful job's unfinished shards again, with a fresh token."""
     from offbatch.config import parse_config
+    from offbatch.db.models import Job
     from offbatch.tracking import refresh
 
     job, status = refresh(settings, db, job_id)

@@ -256,3 +256,19 @@ def test_a_launch_on_the_embedded_database_imports_nothing_it_does_not_use(env):
     assert "offbatch.launcher" in imported and "offbatch.imports.importer" in imported
     unused = {m for m in imported if m.split(".")[0] in ("alembic", "mako", "httpx", "rich", "psycopg")}
     assert not unused
+
+
+def test_a_launch_submits_its_job_without_the_orm_or_arrow_compute(env):
+    # What a launch does before its job can start is on the critical path of every small job: the
+    # row is written with Core statements (db/tables.py), not the ORM (its import and mappers,
+    # ~70 ms of CPU), and pyarrow.compute (~40 ms) is only the import's. `--wait` loads both while
+    # the job runs.
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "offbatch", "launch", "ingredients-spellcheck",
+                             "--limit", "8"], env=env, capture_output=True, text=True, timeout=180, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "submitted" in result.stdout
+    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if "|" in line}
+    assert {"offbatch.launcher", "offbatch.db.tables", "sqlalchemy", "duckdb"} <= imported
+    late = {m for m in imported
+            if m.split(".")[:2] == ["sqlalchemy", "orm"] or m in ("offbatch.db.models", "pyarrow.compute")}
+    assert not late

@@ -13,21 +13,29 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
 
 from offbatch.errors import ConfigError, DatabaseError
 from offbatch.settings import ensure_directory
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
 class Database:
-    """An engine plus a session factory for one database URL."""
+    """An engine plus a session factory for one database URL.
+
+    The ORM loads with the first session: a launch submits its job through the engine alone
+    (Core statements on ``tables.py``) and so does not wait for it.
+    """
 
     def __init__(self, url: str, *, auto_migrate: bool | None = None) -> None:
         self.url = url
@@ -50,9 +58,14 @@ class Database:
         event.listen(self.engine, "handle_error", self._translate_error)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         if auto_migrate if auto_migrate is not None else self.is_sqlite:
             self._migrate_embedded()
+
+    @cached_property
+    def sessions(self) -> sessionmaker[Session]:
+        from sqlalchemy.orm import sessionmaker
+
+        return sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -122,6 +135,11 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API
     cursor = dbapi_connection.cursor()
     # WAL lets `offbatch status` read while a launcher or importer writes.
     cursor.execute("PRAGMA journal_mode=WAL")
+    # SQLite's advice for WAL: a commit is written to the WAL but not fsynced (the WAL is synced at
+    # each checkpoint). The database is never corrupted and a commit survives the process dying; a
+    # power loss or OS crash may roll back the last commits. FULL cost ~4 ms per commit, ~30
+    # commits in a small `launch --wait` (docs/performance.md). Rails' SQLite default too.
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
