@@ -54,6 +54,18 @@ _CUTTABLE = re.compile(r"[\w'’\-&* \t]+")
 _WORDS = re.compile(r"\S+")
 # ". " then a lowercase word: how some lists separate their parts.
 _SENTENCE_BREAK = re.compile(r"\. (?=[^\W\d_])")
+# The word (or number) that ends just before a mark.
+_LAST_WORD = re.compile(r"[\w'’\-]+$")
+# A number that ends an item: an E-number (E450, e 330a) or a colour's (FD&C Blue 1, yellow 5).
+_COLOUR_NUMBER = re.compile(r"(?:\b[Ee] ?\d{3,4}[a-z]?|[^\W\d_]{3,} \d{1,2})$")
+_E_NUMBER = re.compile(r"[Ee] ?\d{3}")
+# Characters that end a number-like item (not accepted without the list's structure).
+_NUMERIC_END = frozenset("0123456789%")
+# Around a misread mark inside a list: a comma on one side, on the other a comma or the list's
+# own bracket (the mark between the first or last two items of a bracketed sub-list), or the
+# colon of a heading (``poudre à lever : E450. bicarbonate, E503``).
+_LIST_BEFORE = frozenset(",([:")
+_LIST_AFTER = frozenset(",)]")
 # Right after a closing bracket, a word with no separator between them.
 _AFTER_BRACKET = re.compile(r"(?:[)\]%*]|</\w+>)( +)(?=[^\W\d_])")
 
@@ -78,6 +90,13 @@ CONNECTORS = frozenset({
     "and", "&", "or", "with", "of", "from", "in", "as", "et", "ou", "avec", "de", "du", "des", "à",
     "au", "aux", "en", "und", "oder", "mit", "aus", "von", "y", "o", "con", "del", "e", "ed", "di",
     "della", "met", "van"
+})
+# Abbreviations that end with a period inside a name (``conc. orange juice``, ``vit. C``).
+ABBREVIATIONS = frozenset({
+    "conc", "vit", "approx", "aprox", "env", "ca", "incl", "min", "max", "st", "dr", "var", "sp",
+    "spp", "ssp", "subsp", "no", "nr", "n°", "ex", "etc", "cf", "eg", "ie", "fl", "oz", "lb",
+    "lbs", "g", "kg", "mg", "mcg", "ml", "cl", "l", "gr", "mat", "pct", "bzw", "ggf", "evtl",
+    "zb", "inkl", "mind", "ua", "usw", "cc", "co", "inc", "ltd", "corp", "p", "pp"
 })
 # Cached segments and decisions per language before the cache is emptied.
 MAX_CACHED = 300_000
@@ -207,6 +226,8 @@ class SeparatorRepairer:
     MAX_PARTS = 3
     # A list with more ". word" than this uses periods between its parts: they stay.
     MAX_PERIODS = 2
+    # A list with more ";" than this uses them between its parts: they stay.
+    MAX_SEMICOLONS = 1
     # The word before a lost comma ends, and the word after starts, at least this share of the
     # known names holding it ("cheese powder": "powder" mostly ends names, no cut before it).
     MIN_END_SHARE = 0.5
@@ -368,18 +389,28 @@ class SeparatorRepairer:
         # Checks in order of cost: the next segment's (cached) verdict rejects most candidates
         # (sentences, headings); the whole-text ones run only for what is left.
         for start, end, space, mark in _marks(text):
-            if mark == ";" and (space or text.count(";") > 1):
+            if mark == ";" and (space or text.count(";") > self.MAX_SEMICOLONS):
                 continue  # French typography (" ; "), or a list that uses ";" itself
             nxt, closer = self._next_segment(text, end)
-            if closer == ":" or (closer == "(" and not space) or not self._starts_name(nxt):
+            if closer == ":":
                 continue
-            if not (space or text[start - 1] in ")]") and not self._ends_name(
-                self._previous_segment(text, start)
-            ):
-                continue
-            if (mark == ";" or not space) and text.rfind(":", 0, start) > max(
-                text.rfind(";", 0, start), text.rfind(". ", 0, start)
-            ):
+            # Inside a comma-separated list (a comma before the previous item or after the next
+            # one, the other side a comma or the list's bracket), the list's own structure
+            # vouches for both items; elsewhere the lexicon must.
+            listed = self._listed(text, start, end)
+            if listed:
+                if not self._item_shaped(nxt) or not self._ends_item(text, start):
+                    continue
+            else:
+                if text[start - 1] in _NUMERIC_END:
+                    continue
+                if (closer == "(" and not space) or not self._starts_name(nxt):
+                    continue
+                if not (space or text[start - 1] in ")]") and not self._ends_name(
+                    self._previous_segment(text, start)
+                ):
+                    continue
+            if (mark == ";" or not space) and self._closes_heading(text, start):
                 continue  # closing a part opened by "heading:" ("poudres à lever : ...; ail")
             if mark == "." and not space:
                 if periods is None:
@@ -387,7 +418,7 @@ class SeparatorRepairer:
                 if periods > self.MAX_PERIODS:
                     continue  # the list itself uses ". " between parts
             case = _case_of(nxt.lstrip())
-            if case != "lower":
+            if case != "lower" and not _E_NUMBER.match(nxt.lstrip()):
                 if list_case is None:
                     list_case = _list_case(text) or "?"
                 if case != list_case:
@@ -395,6 +426,56 @@ class SeparatorRepairer:
             found.append(Edit(start, end, ", ", MISREAD_COMMA))
         found.sort(key=lambda e: e.start)  # _marks gives the periods first, then the semicolons
         return found
+
+    def _listed(self, text: str, start: int, end: int) -> bool:
+        """The mark at ``start:end`` sits between two items of one comma-separated list."""
+        before = _separator_before(text, start)
+        after = _separator_after(text, end)
+        return (before == "," and after in _LIST_AFTER) or (after == "," and before in _LIST_BEFORE)
+
+    def _item_shaped(self, segment: str) -> bool:
+        """``segment`` can be a list item: a name (or E-number), not a sentence or a connector."""
+        key = segment_key(segment)
+        if not key:
+            return False
+        word = key.split(" ", 1)[0]
+        return word not in SENTENCE_STARTS and word not in CONNECTORS
+
+    def _ends_item(self, text: str, start: int) -> bool:
+        """What precedes the mark ends an item: a bracket, a percentage, a star, markup, an
+        E-number or colour number, or a word that is neither a connector nor an abbreviation."""
+        if text[start - 1] in ")]*%>_":
+            return True
+        word = _LAST_WORD.search(text, max(0, start - 40), start)
+        if not word:
+            return False
+        key = word.group().lower()
+        if key[:1].isdigit():
+            return bool(_COLOUR_NUMBER.search(text, max(0, start - 40), start))
+        return key not in CONNECTORS and key not in ABBREVIATIONS and (len(key) > 1 or key in "ck")
+
+    def _closes_heading(self, text: str, start: int) -> bool:
+        """The mark ends a ``heading: a, b`` part (a comma since the colon, both at the mark's
+        bracket level): what follows is the next part, not an item of it. With no comma yet
+        (``lever : E450. bicarbonate,``) the part is still being listed."""
+        depth = 0
+        comma = False
+        for i in range(start - 1, max(0, start - 4 * MAX_SEGMENT_CHARS) - 1, -1):
+            c = text[i]
+            if c in ")]}":
+                depth += 1
+            elif c in "([{":
+                if depth == 0:
+                    return False  # the mark is inside a bracket opened after any heading
+                depth -= 1
+            elif depth == 0:
+                if c == ",":
+                    comma = True
+                elif c == ":":
+                    return comma
+                elif c == ";" or (c == "." and text[i + 1 : i + 2] == " "):
+                    return False
+        return False
 
     def _after_brackets(self, text: str) -> list[Edit]:
         found = []
@@ -411,9 +492,44 @@ class SeparatorRepairer:
         return found
 
 
+def _separator_before(text: str, pos: int) -> str:
+    """The separator that opens the item ending at ``pos``, bracketed groups inside it skipped
+    (``"" `` at the text's start or past MAX_SEGMENT_CHARS)."""
+    depth = 0
+    stop = max(0, pos - MAX_SEGMENT_CHARS)
+    for i in range(pos - 1, stop - 1, -1):
+        c = text[i]
+        if c in ")]}":
+            depth += 1
+        elif c in "([{":
+            if depth == 0:
+                return c
+            depth -= 1
+        elif depth == 0 and c in ",;:" or (c == "." and depth == 0 and text[i + 1 : i + 2] == " "):
+            return c
+    return ""
+
+
+def _separator_after(text: str, pos: int) -> str:
+    """The separator that closes the item starting at ``pos``, bracketed groups skipped."""
+    depth = 0
+    stop = min(len(text), pos + MAX_SEGMENT_CHARS)
+    for i in range(pos, stop):
+        c = text[i]
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            if depth == 0:
+                return c
+            depth -= 1
+        elif depth == 0 and c in ",;:" or (c == "." and depth == 0 and text[i + 1 : i + 2] in (" ", "")):
+            return c
+    return ""
+
+
 def _marks(text: str) -> Iterator[tuple[int, int, bool, str]]:
-    """Each "." or ";" (one space before it at most) after a letter or a closing bracket, then
-    spaces, then a letter: (start, end, space before, mark). Plain string searches, as most
+    """Each "." or ";" (one space before it at most) after a letter, digit, closing bracket,
+    ``%``, ``*``, ``_`` or markup, then spaces, then a letter: (start, end, space before, mark). Plain string searches, as most
     texts hold none and a regex scan of every text cost more than the rest of the stage."""
     for mark in ".;":
         at = text.find(mark + " ")
@@ -424,7 +540,7 @@ def _marks(text: str) -> Iterator[tuple[int, int, bool, str]]:
             space = text[at - 1] == " "
             start = at - 1 if space else at
             if end < len(text) and start > 0 and text[end].isalpha() and (
-                text[start - 1].isalpha() or text[start - 1] in ")]*>"
+                text[start - 1].isalnum() or text[start - 1] in ")]*>%_"
             ):
                 yield start, end, space, mark
             at = text.find(mark + " ", at + 1)
