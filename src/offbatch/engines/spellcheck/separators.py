@@ -64,8 +64,10 @@ _NUMERIC_END = frozenset("0123456789%")
 # Around a misread mark inside a list: a comma on one side, on the other a comma or the list's
 # own bracket (the mark between the first or last two items of a bracketed sub-list), or the
 # colon of a heading (``poudre à lever : E450. bicarbonate, E503``).
-_LIST_BEFORE = frozenset(",([:")
+_LIST_BEFORE = frozenset(",([")
 _LIST_AFTER = frozenset(",)]")
+# A share after an item's name (``raisins secs 13 %``), left out when judging its shape.
+_PERCENT_TAIL = re.compile(r"\s*\d+(?:[.,]\d+)?\s*%\s*$")
 # Right after a closing bracket, a word with no separator between them.
 _AFTER_BRACKET = re.compile(r"(?:[)\]%*]|</\w+>)( +)(?=[^\W\d_])")
 
@@ -389,7 +391,7 @@ class SeparatorRepairer:
         # Checks in order of cost: the next segment's (cached) verdict rejects most candidates
         # (sentences, headings); the whole-text ones run only for what is left.
         for start, end, space, mark in _marks(text):
-            if mark == ";" and (space or text.count(";") > self.MAX_SEMICOLONS):
+            if mark == ";" and (space or text.count(";") - text.count(" ;") > self.MAX_SEMICOLONS):
                 continue  # French typography (" ; "), or a list that uses ";" itself
             nxt, closer = self._next_segment(text, end)
             if closer == ":":
@@ -401,6 +403,8 @@ class SeparatorRepairer:
             if listed:
                 if not self._item_shaped(nxt) or not self._ends_item(text, start):
                     continue
+                if closer == "(" and not space and "," in _group(text, end + len(nxt)):
+                    continue  # ". milk chocolate (sugar, cocoa butter)": the next part of a product
             else:
                 if text[start - 1] in _NUMERIC_END:
                     continue
@@ -431,11 +435,11 @@ class SeparatorRepairer:
         """The mark at ``start:end`` sits between two items of one comma-separated list."""
         before = _separator_before(text, start)
         after = _separator_after(text, end)
-        return (before == "," and after in _LIST_AFTER) or (after == "," and before in _LIST_BEFORE)
+        return (before == "," and after in _LIST_AFTER) or (after == "," and before in _LIST_BEFORE) or (before == "," and after in ".")
 
     def _item_shaped(self, segment: str) -> bool:
         """``segment`` can be a list item: a name (or E-number), not a sentence or a connector."""
-        key = segment_key(segment)
+        key = segment_key(_PERCENT_TAIL.sub("", segment))
         if not key:
             return False
         word = key.split(" ", 1)[0]
@@ -455,26 +459,22 @@ class SeparatorRepairer:
         return key not in CONNECTORS and key not in ABBREVIATIONS and (len(key) > 1 or key in "ck")
 
     def _closes_heading(self, text: str, start: int) -> bool:
-        """The mark ends a ``heading: a, b`` part (a comma since the colon, both at the mark's
-        bracket level): what follows is the next part, not an item of it. With no comma yet
-        (``lever : E450. bicarbonate,``) the part is still being listed."""
+        """The mark ends a part opened by ``heading:`` at the mark's bracket level (``poudres à
+        lever : bicarbonate, pyrophosphate; ail``, ``vanillin: an artificial flavor. dry
+        coconut``): what follows is the next part. A colon inside brackets that closed before
+        the mark (``chocolate (..., vanillin: a flavor), sugar. palm oil``) or before the bracket
+        the mark is in (``Filling: pumpkin, ricotta (whey; whole milk``) opens no such part."""
         depth = 0
-        comma = False
         for i in range(start - 1, max(0, start - 4 * MAX_SEGMENT_CHARS) - 1, -1):
             c = text[i]
             if c in ")]}":
                 depth += 1
             elif c in "([{":
                 if depth == 0:
-                    return False  # the mark is inside a bracket opened after any heading
-                depth -= 1
-            elif depth == 0:
-                if c == ",":
-                    comma = True
-                elif c == ":":
-                    return comma
-                elif c == ";" or (c == "." and text[i + 1 : i + 2] == " "):
                     return False
+                depth -= 1
+            elif depth == 0 and (c in ":;" or (c == "." and text[i + 1 : i + 2] == " ")):
+                return c == ":"
         return False
 
     def _after_brackets(self, text: str) -> list[Edit]:
@@ -492,11 +492,26 @@ class SeparatorRepairer:
         return found
 
 
+def _group(text: str, start: int) -> str:
+    """The bracketed group opened at ``start`` (up to its closing bracket, or a bounded
+    window when it is not closed)."""
+    depth = 0
+    stop = min(len(text), start + 4 * MAX_SEGMENT_CHARS)
+    for i in range(start, stop):
+        if text[i] in "([{":
+            depth += 1
+        elif text[i] in ")]}":
+            depth -= 1
+            if depth == 0:
+                return text[start : i + 1]
+    return text[start:stop]
+
+
 def _separator_before(text: str, pos: int) -> str:
     """The separator that opens the item ending at ``pos``, bracketed groups inside it skipped
     (``"" `` at the text's start or past MAX_SEGMENT_CHARS)."""
     depth = 0
-    stop = max(0, pos - MAX_SEGMENT_CHARS)
+    stop = max(0, pos - 4 * MAX_SEGMENT_CHARS)
     for i in range(pos - 1, stop - 1, -1):
         c = text[i]
         if c in ")]}":
@@ -513,7 +528,7 @@ def _separator_before(text: str, pos: int) -> str:
 def _separator_after(text: str, pos: int) -> str:
     """The separator that closes the item starting at ``pos``, bracketed groups skipped."""
     depth = 0
-    stop = min(len(text), pos + MAX_SEGMENT_CHARS)
+    stop = min(len(text), pos + 4 * MAX_SEGMENT_CHARS)
     for i in range(pos, stop):
         c = text[i]
         if c in "([{":
