@@ -176,3 +176,7 @@ def test_separator_recall_and_precision_on_dev_stay_above_their_floor(lost_comma
     separators = report.overall.by_kind["separator"]
     assert separators.recall >= min_recall and separators.precision >= min_precision
     assert report.clean_changed <= 0.1 * report.clean_items
+
+
+def test_a_cut_and_the_comma_after_a_star_at_the_same_place_give_one_comma():
+    assert fix("water*, sugar* corn syrup, salt") == "water*, sugar*, corn syrup, salt"

@@ -334,7 +334,9 @@ class SeparatorRepairer:
             start = end + 1  # every separator is one character
         if misread:
             edits += self._misread(text)
-        edits += self._after_brackets(text)
+        cut_at = {e.start for e in edits if e.kind == LOST_COMMA}
+        # A cut of "gar* glucose syrup" and the comma after its "*" are the same comma: once.
+        edits += [e for e in self._after_brackets(text) if e.start not in cut_at]
         edits.sort(key=lambda e: (e.start, e.end))
         return edits
 
