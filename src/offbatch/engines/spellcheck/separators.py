@@ -56,6 +56,8 @@ _WORDS = re.compile(r"\S+")
 _SENTENCE_BREAK = re.compile(r"\. (?=[^\W\d_])")
 # The word (or number) that ends just before a mark.
 _LAST_WORD = re.compile(r"[\w'’\-]+$")
+# The last word of letters before a mark, numbers and closing marks after it skipped.
+_LAST_LETTERS = re.compile(r"([^\W\d_]{2,})[\W\d_]*$")
 # A number that ends an item: an E-number (E450, e 330a) or a colour's (FD&C Blue 1, yellow 5).
 _COLOUR_NUMBER = re.compile(r"(?:\b[Ee] ?\d{3,4}[a-z]?|[^\W\d_]{3,} \d{1,2})$")
 _E_NUMBER = re.compile(r"[Ee] ?\d{3}")
@@ -65,6 +67,8 @@ _NUMERIC_END = frozenset("0123456789%")
 # own bracket (the mark between the first or last two items of a bracketed sub-list), or the
 # colon of a heading (``poudre à lever : E450. bicarbonate, E503``).
 _LIST_BEFORE = frozenset(",([")
+# What a class heading's part holds when a misread mark follows its first code.
+_LONE_E_NUMBER = re.compile(r" *[Ee] ?\d{3,4}[a-z]? *")
 _LIST_AFTER = frozenset(",)]")
 # A share after an item's name (``raisins secs 13 %``), left out when judging its shape.
 _PERCENT_TAIL = re.compile(r"\s*\d+(?:[.,]\d+)?\s*%\s*$")
@@ -196,6 +200,12 @@ def _case_of(word: str) -> str:
     if not word[:1].isupper():
         return "lower"
     return "upper" if word[1:2].isupper() else "title"
+
+
+def _case_before(text: str, start: int) -> str | None:
+    """How the last word before ``start`` is written (``BLUE 1;`` -> "upper")."""
+    word = _LAST_LETTERS.search(text, max(0, start - 40), start)
+    return _case_of(word.group(1)) if word else None
 
 
 def _list_case(text: str) -> str | None:
@@ -427,8 +437,8 @@ class SeparatorRepairer:
             if case != "lower" and not _E_NUMBER.match(nxt.lstrip()):
                 if list_case is None:
                     list_case = _list_case(text) or "?"
-                if case != list_case:
-                    continue
+                if case != list_case and not (listed and case == _case_before(text, start)):
+                    continue  # a capital after ". " in a lowercase list starts a sentence
             found.append(Edit(start, end, ", ", MISREAD_COMMA))
         found.sort(key=lambda e: e.start)  # _marks gives the periods first, then the semicolons
         return found
@@ -437,7 +447,11 @@ class SeparatorRepairer:
         """The mark at ``start:end`` sits between two items of one comma-separated list."""
         before = _separator_before(text, start)
         after = _separator_after(text, end)
-        return (before == "," and after in _LIST_AFTER) or (after == "," and before in _LIST_BEFORE) or (before == "," and after in ".")
+        if before == ",":
+            return after in _LIST_AFTER or after in "."  # "." or "": the list's last item
+        if before == ":":  # "poudre à lever : E450. bicarbonate, E503": a class, then its codes
+            return after == "," and _LONE_E_NUMBER.fullmatch(text, text.rfind(":", 0, start) + 1, start) is not None
+        return after == "," and (before in _LIST_BEFORE or not before)
 
     def _item_shaped(self, segment: str) -> bool:
         """``segment`` can be a list item: a name (or E-number), not a sentence or a connector."""
@@ -476,7 +490,7 @@ class SeparatorRepairer:
                     return False
                 depth -= 1
             elif depth == 0 and (c in ":;" or (c == "." and text[i + 1 : i + 2] == " ")):
-                return c == ":"
+                return c == ":" and not _LONE_E_NUMBER.fullmatch(text, i + 1, start)
         return False
 
     def _after_brackets(self, text: str) -> list[Edit]:
