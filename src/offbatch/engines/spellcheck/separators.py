@@ -67,6 +67,10 @@ _NUMERIC_END = frozenset("0123456789%")
 # own bracket (the mark between the first or last two items of a bracketed sub-list), or the
 # colon of a heading (``poudre à lever : E450. bicarbonate, E503``).
 _LIST_BEFORE = frozenset(",([")
+# Separators and brackets, as the list-structure scans step over them (a "." only before a
+# space or at the end: not the one of "0.5").
+_STRUCTURE = re.compile(r"[,;:()\[\]{}]|\.(?= |$)")
+_BRACKETS = re.compile(r"[()\[\]{}]")
 # What a class heading's part holds when a misread mark follows its first code.
 _LONE_E_NUMBER = re.compile(r" *[Ee] ?\d{3,4}[a-z]? *")
 _LIST_AFTER = frozenset(",)]")
@@ -254,6 +258,7 @@ class SeparatorRepairer:
         self._inert: set[str] = set()
         self._starts: dict[str, bool] = {}
         self._ends: dict[str, bool] = {}
+        self._items: dict[str, bool] = {}
 
     def _known(self, key: str | None) -> bool:
         return self._lexicon.count(key) >= self.MIN_KNOWN
@@ -411,9 +416,11 @@ class SeparatorRepairer:
             # Inside a comma-separated list (a comma before the previous item or after the next
             # one, the other side a comma or the list's bracket), the list's own structure
             # vouches for both items; elsewhere the lexicon must.
+            if not self._item_shaped(nxt):
+                continue  # a sentence ("May contain"), a connector, a number: never an item
             listed = self._listed(text, start, end)
             if listed:
-                if not self._item_shaped(nxt) or not self._ends_item(text, start):
+                if not self._ends_item(text, start):
                     continue
                 if closer == "(" and not space and "," in _group(text, end + len(nxt)):
                     continue  # ". milk chocolate (sugar, cocoa butter)": the next part of a product
@@ -454,7 +461,16 @@ class SeparatorRepairer:
         return after == "," and (before in _LIST_BEFORE or not before)
 
     def _item_shaped(self, segment: str) -> bool:
-        """``segment`` can be a list item: a name (or E-number), not a sentence or a connector."""
+        """``segment`` can be a list item: a name (or E-number), not a sentence or a connector
+        (cached)."""
+        shaped = self._items.get(segment)
+        if shaped is None:
+            if len(self._items) >= MAX_CACHED:
+                self._items.clear()
+            shaped = self._items[segment] = self._find_item_shaped(segment)
+        return shaped
+
+    def _find_item_shaped(self, segment: str) -> bool:
         key = segment_key(_PERCENT_TAIL.sub("", segment))
         if not key:
             return False
@@ -481,16 +497,16 @@ class SeparatorRepairer:
         the mark (``chocolate (..., vanillin: a flavor), sugar. palm oil``) or before the bracket
         the mark is in (``Filling: pumpkin, ricotta (whey; whole milk``) opens no such part."""
         depth = 0
-        for i in range(start - 1, max(0, start - 4 * MAX_SEGMENT_CHARS) - 1, -1):
-            c = text[i]
+        for m in _structure_back(text, max(0, start - 4 * MAX_SEGMENT_CHARS), start):
+            c = m.group()
             if c in ")]}":
                 depth += 1
             elif c in "([{":
                 if depth == 0:
                     return False
                 depth -= 1
-            elif depth == 0 and (c in ":;" or (c == "." and text[i + 1 : i + 2] == " ")):
-                return c == ":" and not _LONE_E_NUMBER.fullmatch(text, i + 1, start)
+            elif depth == 0 and c != ",":
+                return c == ":" and not _LONE_E_NUMBER.fullmatch(text, m.end(), start)
         return False
 
     def _after_brackets(self, text: str) -> list[Edit]:
@@ -509,51 +525,56 @@ class SeparatorRepairer:
 
 
 def _group(text: str, start: int) -> str:
-    """The bracketed group opened at ``start`` (up to its closing bracket, or a bounded
-    window when it is not closed)."""
+    """The bracketed group opened at ``start`` (up to its closing bracket, or the rest of the
+    text when it is not closed)."""
     depth = 0
-    stop = min(len(text), start + 4 * MAX_SEGMENT_CHARS)
-    for i in range(start, stop):
-        if text[i] in "([{":
-            depth += 1
-        elif text[i] in ")]}":
-            depth -= 1
-            if depth == 0:
-                return text[start : i + 1]
-    return text[start:stop]
+    for m in _BRACKETS.finditer(text, start):
+        depth += 1 if m.group() in "([{" else -1
+        if depth == 0:
+            return text[start : m.end()]
+    return text[start:]
+
+
+def _structure_back(text: str, stop: int, pos: int) -> Iterator[re.Match[str]]:
+    """The separators and brackets of ``text[stop:pos]``, last first; scanned a short window at
+    a time, as the answer is mostly a few characters back."""
+    while pos > stop:
+        window = max(stop, pos - 64)
+        yield from reversed(list(_STRUCTURE.finditer(text, window, pos)))
+        pos = window
 
 
 def _separator_before(text: str, pos: int) -> str:
-    """The separator that opens the item ending at ``pos``, bracketed groups inside it skipped
-    (``"" `` at the text's start or past MAX_SEGMENT_CHARS)."""
-    depth = 0
+    """The separator that opens the item ending at ``pos``, bracketed groups inside it skipped:
+    ``""`` at the text's start, ``"?"`` when none is found within the window looked at."""
     stop = max(0, pos - 4 * MAX_SEGMENT_CHARS)
-    for i in range(pos - 1, stop - 1, -1):
-        c = text[i]
+    depth = 0
+    for m in _structure_back(text, stop, pos):
+        c = m.group()
         if c in ")]}":
             depth += 1
         elif c in "([{":
             if depth == 0:
                 return c
             depth -= 1
-        elif depth == 0 and c in ",;:" or (c == "." and depth == 0 and text[i + 1 : i + 2] == " "):
+        elif depth == 0:
             return c
-    return ""
+    return "?" if stop else ""
 
 
 def _separator_after(text: str, pos: int) -> str:
-    """The separator that closes the item starting at ``pos``, bracketed groups skipped."""
+    """The separator that closes the item starting at ``pos``, bracketed groups skipped
+    (``""`` at the text's end)."""
     depth = 0
-    stop = min(len(text), pos + 4 * MAX_SEGMENT_CHARS)
-    for i in range(pos, stop):
-        c = text[i]
+    for m in _STRUCTURE.finditer(text, pos):
+        c = m.group()
         if c in "([{":
             depth += 1
         elif c in ")]}":
             if depth == 0:
                 return c
             depth -= 1
-        elif depth == 0 and c in ",;:" or (c == "." and depth == 0 and text[i + 1 : i + 2] in (" ", "")):
+        elif depth == 0:
             return c
     return ""
 
