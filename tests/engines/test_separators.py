@@ -108,7 +108,7 @@ def test_leaves_segments_that_are_not_surely_two_names(text):
         "water, sugar; salt; milk, whey",  # a list that uses ";" itself
         "water. sugar. salt. milk, whey, citric acid",  # a list that uses ". " itself
         "water, sugar. 12 salt, whey",  # a number after the period
-        "water, salt, caramel: sugar, milk. whey, dextrose",  # closing a "heading:" part
+        "water, salt, caramel: sugar, milk; whey, dextrose",  # ";" closing a "heading:" part
         "water, sugar, salt. milk chocolate (sugar, cocoa butter)",  # a part with its own list
         "water, sugar, salt with. milk, whey",  # a connector before the period
     ],
@@ -202,6 +202,8 @@ def test_a_cut_and_the_comma_after_a_star_at_the_same_place_give_one_comma():
          "sugar, chocolate (cocoa, vanillin: a flavour), sugar, quinoa, whey"),
         ("Filling: pumpkin, ricotta (whey; whole milk, cream), salt",
          "Filling: pumpkin, ricotta (whey, whole milk, cream), salt"),
+        # ". " and a lowercase item inside a heading's list: the list goes on
+        ("water, salt, caramel: sugar, milk. whey, dextrose", "water, salt, caramel: sugar, milk, whey, dextrose"),
     ],
 )
 def test_a_misread_mark_inside_a_comma_list_is_a_comma_whatever_the_lexicon_knows(text, expected):

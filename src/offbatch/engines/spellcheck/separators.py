@@ -84,7 +84,7 @@ MAX_SEGMENT_WORDS = 6
 MAX_SEGMENT_CHARS = 200
 # Words that start a sentence (allergen notes, origin, storage), not an ingredient.
 SENTENCE_STARTS = frozenset({
-    "may", "contain", "contains", "made", "produced", "manufactured", "packed", "packaged",
+    "may", "contain", "contains", "sweetened", "made", "produced", "manufactured", "packed", "packaged",
     "allergy", "allergen", "allergens", "store", "keep", "best", "for", "suitable", "not", "see",
     "including", "ingredients", "peut", "contient", "traces", "fabriqué", "fabriqués", "élaboré",
     "conditionné", "origine", "produit", "provenance", "pour", "sans", "voir", "conserver", "à",
@@ -433,7 +433,7 @@ class SeparatorRepairer:
                     self._previous_segment(text, start)
                 ):
                     continue
-            if (mark == ";" or not space) and self._closes_heading(text, start):
+            if (mark == ";" or not (space or (listed and nxt[:1].islower()))) and self._closes_heading(text, start):
                 continue  # closing a part opened by "heading:" ("poudres à lever : ...; ail")
             if mark == "." and not space:
                 if periods is None:
