@@ -8,16 +8,23 @@ split): ``segment -> number of distinct texts``, compiled into ``data/vocabulary
 
 Rules (docs/engines.md, "Separators", has what each never touches):
 
-- ``misread-comma`` (always on): `` . ``, ``. `` or ``; `` between two names of a comma-separated
-  list -> ``, ``; never before a heading (``pasta:``), a sentence (``May contain ...``), a
-  number, a word whose case does not fit the list, nor in a list that uses ``;`` or ``. ``
-  itself, nor where it closes a ``heading: ...`` part.
-- ``lost-comma`` (``lost_commas=True``): a segment that is not a known name but reads in exactly
-  one way as the fewest (2 or 3) known names, cut only between words that end and start names
-  and were never seen side by side inside one: ``sugar cocoa butter`` -> ``sugar, cocoa butter``.
-  Also right after a closing bracket, percentage or markup: ``(emulsifier) salt`` ->
-  ``(emulsifier), salt``. Off by default: with the bundled sample's small lexicon it is right
-  ~3 times in 4 (compounds it has not seen: ``garlic salt``).
+- ``misread-comma`` (always on): `` . ``, ``. `` or ``; `` between two items of a list -> ``, ``.
+  Inside a comma-separated list (a comma before the previous item or after the next one, the
+  other side a comma, the list's bracket, the text's start or end) the list's structure vouches
+  for both items: the next is shaped like a name or an E-number, the previous ends in a word
+  (not a connector or an abbreviation), a bracket, ``%``, ``*``, markup or an E-number/colour
+  number. Elsewhere the lexicon must know them. Never before a heading (``pasta:``), a sentence
+  (``May contain ...``), a number, a word whose case fits neither the list nor the item before,
+  a product's next part with its own list (``. milk chocolate (sugar, ...)``); nor in a list
+  that uses ``;`` or ``. `` itself, nor where a ``;`` or a capital closes a ``heading: ...`` part.
+- ``lost-comma``: a segment that is not a known name but reads in exactly one way as the fewest
+  (2 or 3) known names, cut only between words that end and start names and were never seen
+  side by side inside one: ``sugar cocoa butter`` -> ``sugar, cocoa butter``. By default only
+  between *frequent* names (each part in >= 5% as many texts as the lexicon's commonest name);
+  with ``lost_commas=True`` between any known names, and also right after a closing bracket,
+  percentage or markup (``(emulsifier) salt`` -> ``(emulsifier), salt``). The full rule is
+  opt-in: the commas it adds are mostly right, but many are commas the sample's real lists
+  lack too, which the evaluation counts as wrong (docs/engines.md).
 
 Every rule refuses when in doubt: a wrong comma splits one ingredient into two.
 """
@@ -25,6 +32,7 @@ Every rule refuses when in doubt: a wrong comma splits one ingredient into two.
 from __future__ import annotations
 
 import json
+import math
 import re
 import zlib
 from collections.abc import Iterator
@@ -224,8 +232,8 @@ def _list_case(text: str) -> str | None:
 class SeparatorRepairer:
     """Finds the separator edits of one language's texts; decisions about a segment are cached.
 
-    ``lost_commas=False`` keeps only the misread-comma rule (the engine's default: see
-    docs/engines.md for why the lost-comma rule needs a lexicon counted from a full dump).
+    ``lost_commas=False`` (the engine's default) restores lost commas between frequent names
+    only; ``True`` runs the full lost-comma rule (see the module docstring and docs/engines.md).
 
     Thresholds are the rules' knobs (tuned on the dev split only, see docs/engines.md).
     """
@@ -248,10 +256,20 @@ class SeparatorRepairer:
     # known names holding it ("cheese powder": "powder" mostly ends names, no cut before it).
     MIN_END_SHARE = 0.5
     MIN_START_SHARE = 0.5
+    # Without ``lost_commas`` a lost comma is still restored between frequent names only: each
+    # part seen in at least this share of the texts the lexicon's commonest name is in (a share,
+    # so that a lexicon counted from more texts asks for as much evidence), and in at least
+    # MIN_FREQUENT texts. Seed names (2 texts) are never frequent: they only block cuts.
+    FREQUENT_SHARE = 0.05
+    MIN_FREQUENT = 3
 
     def __init__(self, lexicon: Lexicon, *, lost_commas: bool = True) -> None:
         self._lexicon = lexicon
         self._lost_commas = lost_commas
+        top = max(lexicon.counts.values(), default=0)
+        self._min_part = self.MIN_KNOWN if lost_commas else max(
+            self.MIN_FREQUENT, math.ceil(top * self.FREQUENT_SHARE))
+        self._cuts_possible = top >= self._min_part
         self._cuts: dict[str, tuple[int, ...]] = {}  # segment as written -> comma offsets
         # Segments (as split, spaces kept) that never take a comma: a text made of them only,
         # with no "." / ";" / bracket before a word, is answered without a Python loop.
@@ -295,7 +313,8 @@ class SeparatorRepairer:
             return ()
         cuts = readings[0]
         bounds = (0, *cuts, n)
-        if whole and min(known[(i, j)] for i, j in pairwise(bounds)) < self.MIN_OVERRULING:
+        weakest = min(known[(i, j)] for i, j in pairwise(bounds))
+        if weakest < self._min_part or (whole and weakest < self.MIN_OVERRULING):
             return ()  # the whole is a name once; its parts are not common enough to doubt it
         keys = [_MARKS.sub("", lookup_key(m.group())) for m in words]
         lexicon = self._lexicon
@@ -322,16 +341,16 @@ class SeparatorRepairer:
     def edits(self, text: str) -> list[Edit]:
         """The separator edits of ``text`` (sorted, not overlapping); ``[]`` for most texts."""
         misread = ". " in text or "; " in text  # plain string searches: the cheapest test first
-        if not self._lost_commas and not misread:
-            return []
         if text.count(", ") < self.MIN_LIST_COMMAS:
             return []
-        if not self._lost_commas:
-            return self._misread(text)
+        if not self._cuts_possible:
+            return self._misread(text) if misread else []
         parts = SEPARATOR_CHARS.split(text)
         # Fast path (most texts): every segment already known to need no comma, and no "." /
         # ";" / bracket followed by a word; one split, one set test and two searches, all in C.
-        if self._inert.issuperset(parts) and not misread and not _AFTER_BRACKET.search(text):
+        if self._inert.issuperset(parts) and not misread and not (
+            self._lost_commas and _AFTER_BRACKET.search(text)
+        ):
             return []
         edits: list[Edit] = []
         start = 0
@@ -349,9 +368,10 @@ class SeparatorRepairer:
             start = end + 1  # every separator is one character
         if misread:
             edits += self._misread(text)
-        cut_at = {e.start for e in edits if e.kind == LOST_COMMA}
-        # A cut of "gar* glucose syrup" and the comma after its "*" are the same comma: once.
-        edits += [e for e in self._after_brackets(text) if e.start not in cut_at]
+        if self._lost_commas:
+            cut_at = {e.start for e in edits if e.kind == LOST_COMMA}
+            # A cut of "gar* glucose syrup" and the comma after its "*" are one comma: once.
+            edits += [e for e in self._after_brackets(text) if e.start not in cut_at]
         edits.sort(key=lambda e: (e.start, e.end))
         return edits
 
