@@ -274,6 +274,7 @@ class SeparatorRepairer:
         # Segments (as split, spaces kept) that never take a comma: a text made of them only,
         # with no "." / ";" / bracket before a word, is answered without a Python loop.
         self._inert: set[str] = set()
+        self._inert_items: set[str] = set()  # the same for ", "-separated items
         self._starts: dict[str, bool] = {}
         self._ends: dict[str, bool] = {}
         self._items: dict[str, bool] = {}
@@ -343,7 +344,7 @@ class SeparatorRepairer:
         misread = ". " in text or "; " in text  # plain string searches: the cheapest test first
         if text.count(", ") < self.MIN_LIST_COMMAS:
             return []
-        if not self._cuts_possible:
+        if not self._cuts_possible or (not self._lost_commas and self._no_cut(text)):
             return self._misread(text) if misread else []
         parts = SEPARATOR_CHARS.split(text)
         # Fast path (most texts): every segment already known to need no comma, and no "." /
@@ -374,6 +375,24 @@ class SeparatorRepairer:
             edits += [e for e in self._after_brackets(text) if e.start not in cut_at]
         edits.sort(key=lambda e: (e.start, e.end))
         return edits
+
+    def _no_cut(self, text: str) -> bool:
+        """No segment of ``text`` takes a cut: its ", "-separated items (a plain string split,
+        several times cheaper than the segment regex) are all known to hold none (cached)."""
+        items = text.split(", ")
+        if self._inert_items.issuperset(items):
+            return True
+        inert = True
+        for item in items:
+            if item in self._inert_items:
+                continue
+            if any(self._cut(part.strip()) for part in SEPARATOR_CHARS.split(item)):
+                inert = False
+            else:
+                if len(self._inert_items) >= MAX_CACHED:
+                    self._inert_items.clear()
+                self._inert_items.add(item)
+        return inert
 
     def _next_segment(self, text: str, start: int) -> tuple[str, str]:
         """The segment starting at ``start`` and the separator that ends it ("" at the end)."""
