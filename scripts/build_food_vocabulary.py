@@ -46,7 +46,7 @@ from offbatch.engines.spellcheck.compiler import (
     ingredient_names_path,
     write_ingredient_names,
 )
-from offbatch.engines.spellcheck.separators import segment_key, text_segments
+from offbatch.engines.spellcheck.ingredients import segment_key, text_segments
 from offbatch.engines.spellcheck.vocabulary import (
     DEFAULT_VOCABULARY_DIR,
     SUPPORTED_LANGUAGES,
@@ -91,7 +91,8 @@ def read_seed_names(lang: str) -> set[str]:
             continue
         key = segment_key(line)
         if not key:
-            raise SystemExit(f"error: {path}:{number}: {line.strip()!r} is not shaped like an ingredient name")
+            raise SystemExit(
+                f"error: {path}:{number}: {line.strip()!r} is not shaped like an ingredient name")
         keys.add(key)
     return keys
 

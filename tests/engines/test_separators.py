@@ -10,18 +10,16 @@ from offbatch.engines.base import SpellcheckInput
 from offbatch.engines.cpu import CpuSpellcheckEngine
 from offbatch.engines.evaluation import dataset
 from offbatch.engines.evaluation.report import evaluate
-from offbatch.engines.spellcheck.repair import apply_edits
-from offbatch.engines.spellcheck.separators import (
-    LOST_COMMA,
-    MISREAD_COMMA,
+from offbatch.engines.spellcheck.ingredients import (
     Lexicon,
-    SeparatorRepairer,
     compile_ingredients,
     ingredients_path,
     load_lexicon,
     segment_key,
     text_segments,
 )
+from offbatch.engines.spellcheck.repair import apply_edits
+from offbatch.engines.spellcheck.separators import LOST_COMMA, MISREAD_COMMA, SeparatorRepairer
 from offbatch.engines.spellcheck.vocabulary import DEFAULT_VOCABULARY_DIR
 from offbatch.errors import EngineError
 

@@ -17,8 +17,9 @@ from typing import ClassVar
 
 from offbatch.engines.base import Correction, Engine, SpellcheckInput
 from offbatch.engines.spellcheck.fast import FastRepairer
+from offbatch.engines.spellcheck.ingredients import load_lexicon
 from offbatch.engines.spellcheck.repair import apply_edits
-from offbatch.engines.spellcheck.separators import SeparatorRepairer, load_lexicon
+from offbatch.engines.spellcheck.separators import SeparatorRepairer
 from offbatch.engines.spellcheck.vocabulary import (
     DEFAULT_VOCABULARY_DIR,
     SUPPORTED_LANGUAGES,

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from importlib import metadata, resources
 from pathlib import Path
 
-from offbatch.engines.spellcheck.separators import compile_ingredients, ingredients_path
+from offbatch.engines.spellcheck.ingredients import compile_ingredients, ingredients_path
 from offbatch.engines.spellcheck.vocabulary import (
     COMPILED_FORMAT,
     SUPPORTED_LANGUAGES,

@@ -1,10 +1,9 @@
 """The separator stage: put back the commas an ingredient list lost or had misread.
 
 It runs after the word edits (engines/cpu.py), on the word-fixed text, and only ever inserts a
-comma or turns a ``.``/``;`` into one: words are never changed. Its knowledge is an *ingredient
-lexicon* per language, counted at build time by scripts/build_food_vocabulary.py from the
-segments between separators of real ingredient texts (never those of the evaluation's test
-split): ``segment -> number of distinct texts``, compiled into ``data/vocabulary/{lang}.ingredients``.
+comma or turns a ``.``/``;`` into one: words are never changed. Its knowledge is the list's
+own structure and an *ingredient lexicon* per language (spellcheck/ingredients.py: segment ->
+number of distinct texts, counted from real ingredient texts plus seed names).
 
 Rules (docs/engines.md, "Separators", has what each never touches):
 
@@ -31,32 +30,24 @@ Every rule refuses when in doubt: a wrong comma splits one ingredient into two.
 
 from __future__ import annotations
 
-import json
 import math
 import re
-import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from itertools import pairwise
-from pathlib import Path
 
+from offbatch.engines.spellcheck.ingredients import (
+    MARKS,
+    MAX_SEGMENT_WORDS,
+    SEPARATOR_CHARS,
+    Lexicon,
+    segment_key,
+)
 from offbatch.engines.spellcheck.repair import Edit
 from offbatch.engines.spellcheck.vocabulary import lookup_key
-from offbatch.errors import EngineError
 
-INGREDIENTS_FORMAT = "offbatch-ingredients/1"
 LOST_COMMA = "lost-comma"
 MISREAD_COMMA = "misread-comma"
 
-# HTML the export leaves in some texts (<span class="allergen">milk</span>).
-MARKUP = re.compile(r"<[^<>]*>")
-# What separates two ingredients (or opens/closes a sub-list) in a list.
-SEPARATOR_CHARS = re.compile(r"[,;.:()\[\]{}]")
-# A segment the lexicon holds: 1-6 words of letters, digits, apostrophes, hyphens, "&" (the
-# first a letter), once normalised (see segment_key).
-_SEGMENT_SHAPE = re.compile(r"[^\W\d_][\w'’\-&]*(?: [\w'’\-&]+){0,5}")
-_SPACES = re.compile(r"\s+")
-_MARKS = re.compile(r"[_*]")
 # A run the lost-comma rule may cut: words and single spaces only (no digits-with-%, markup...).
 _CUTTABLE = re.compile(r"[\w'’\-&* \t]+")
 _WORDS = re.compile(r"\S+")
@@ -87,7 +78,6 @@ _PERCENT_TAIL = re.compile(r"\s*\d+(?:[.,]\d+)?\s*%\s*$")
 # Right after a closing bracket, a word with no separator between them.
 _AFTER_BRACKET = re.compile(r"(?:[)\]%*]|</\w+>)( +)(?=[^\W\d_])")
 
-MAX_SEGMENT_WORDS = 6
 # A segment looked back at is at most this long (a name is far shorter; bounds the scans).
 MAX_SEGMENT_CHARS = 200
 # Words that start a sentence (allergen notes, origin, storage), not an ingredient.
@@ -118,92 +108,6 @@ ABBREVIATIONS = frozenset({
 })
 # Cached segments and decisions per language before the cache is emptied.
 MAX_CACHED = 300_000
-
-
-def segment_key(raw: str) -> str | None:
-    """The lexicon key of one segment (``" Cocoa  Butter* "`` -> ``"cocoa butter"``), or None
-    when it is not shaped like an ingredient name (digits first, markup, over 6 words...)."""
-    if "<" in raw:
-        raw = MARKUP.sub("", raw)
-    key = _SPACES.sub(" ", _MARKS.sub("", lookup_key(raw))).strip(" -'’")
-    return key if _SEGMENT_SHAPE.fullmatch(key) else None
-
-
-def text_segments(text: str) -> set[str]:
-    """The distinct lexicon keys of one ingredient text (what the build script counts)."""
-    keys = (segment_key(s) for s in SEPARATOR_CHARS.split(MARKUP.sub("", text)))
-    return {key for key in keys if key}
-
-
-def ingredients_path(vocabulary_dir: Path, lang: str) -> Path:
-    return vocabulary_dir / "vocabulary" / f"{lang}.ingredients"
-
-
-def compile_ingredients(lang: str, counts: dict[str, int], *, source: str) -> bytes:
-    """The compiled lexicon: a JSON header line, then zlib of sorted ``key<TAB>texts`` lines."""
-    body = "".join(f"{key}\t{counts[key]}\n" for key in sorted(counts)).encode()
-    header = {"format": INGREDIENTS_FORMAT, "lang": lang, "segments": len(counts), "source": source}
-    return (json.dumps(header, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
-            + b"\n" + zlib.compress(body, 9))
-
-
-@dataclass(frozen=True)
-class Lexicon:
-    """Known ingredient names of one language (key -> distinct texts), and the word pairs seen
-    side by side inside one (a cut there would split a known name)."""
-
-    lang: str
-    counts: dict[str, int]
-    inner_pairs: frozenset[tuple[str, str]]
-    # word -> (texts where it is a name's first word, its last word, anywhere in a name)
-    positions: dict[str, tuple[int, int, int]]
-
-    @classmethod
-    def from_counts(cls, lang: str, counts: dict[str, int]) -> Lexicon:
-        pairs = set()
-        first: dict[str, int] = {}
-        last: dict[str, int] = {}
-        anywhere: dict[str, int] = {}
-        for key, n in counts.items():
-            words = key.split(" ")
-            pairs.update(pairwise(words))
-            first[words[0]] = first.get(words[0], 0) + n
-            last[words[-1]] = last.get(words[-1], 0) + n
-            for word in set(words):
-                anywhere[word] = anywhere.get(word, 0) + n
-        positions = {w: (first.get(w, 0), last.get(w, 0), n) for w, n in anywhere.items()}
-        return cls(lang, counts, frozenset(pairs), positions)
-
-    def count(self, key: str | None) -> int:
-        return self.counts.get(key, 0) if key else 0
-
-    def starts(self, word: str) -> float:
-        """The share of the names holding ``word`` that start with it."""
-        first, _, anywhere = self.positions.get(word, (0, 0, 0))
-        return first / anywhere if anywhere else 0.0
-
-    def ends(self, word: str) -> float:
-        _, last, anywhere = self.positions.get(word, (0, 0, 0))
-        return last / anywhere if anywhere else 0.0
-
-
-def load_lexicon(lang: str, *, vocabulary_dir: Path) -> Lexicon:
-    path = ingredients_path(vocabulary_dir, lang)
-    hint = "rebuild it with: python scripts/build_food_vocabulary.py --compile-only"
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise EngineError(f"cannot read the ingredient lexicon {path}: {e.strerror or e}", hint=hint) from e
-    end = data.find(b"\n")
-    try:
-        header = json.loads(data[: max(end, 0)])
-        if not isinstance(header, dict) or header.get("format") != INGREDIENTS_FORMAT or header.get("lang") != lang:
-            raise ValueError("wrong header")
-        lines = zlib.decompress(data[end + 1 :]).decode().splitlines()
-        counts = {key: int(n) for key, n in (line.split("\t") for line in lines)}
-    except (ValueError, zlib.error, UnicodeDecodeError) as e:
-        raise EngineError(f"{path}: expected a {INGREDIENTS_FORMAT} file for {lang!r} ({e})", hint=hint) from e
-    return Lexicon.from_counts(lang, counts)
 
 
 def _case_of(word: str) -> str:
@@ -317,7 +221,7 @@ class SeparatorRepairer:
         weakest = min(known[(i, j)] for i, j in pairwise(bounds))
         if weakest < self._min_part or (whole and weakest < self.MIN_OVERRULING):
             return ()  # the whole is a name once; its parts are not common enough to doubt it
-        keys = [_MARKS.sub("", lookup_key(m.group())) for m in words]
+        keys = [MARKS.sub("", lookup_key(m.group())) for m in words]
         lexicon = self._lexicon
         for k in cuts:
             a, b = keys[k - 1], keys[k]
@@ -472,7 +376,8 @@ class SeparatorRepairer:
                     self._previous_segment(text, start)
                 ):
                     continue
-            if (mark == ";" or not (space or (listed and nxt[:1].islower()))) and self._closes_heading(text, start):
+            continues = space or (listed and nxt[:1].islower())  # ". whey" inside a heading's list
+            if (mark == ";" or not continues) and self._closes_heading(text, start):
                 continue  # closing a part opened by "heading:" ("poudres à lever : ...; ail")
             if mark == "." and not space:
                 if periods is None:
@@ -496,7 +401,8 @@ class SeparatorRepairer:
         if before == ",":
             return after in _LIST_AFTER or after in "."  # "." or "": the list's last item
         if before == ":":  # "poudre à lever : E450. bicarbonate, E503": a class, then its codes
-            return after == "," and _LONE_E_NUMBER.fullmatch(text, text.rfind(":", 0, start) + 1, start) is not None
+            colon = text.rfind(":", 0, start)
+            return after == "," and _LONE_E_NUMBER.fullmatch(text, colon + 1, start) is not None
         return after == "," and (before in _LIST_BEFORE or not before)
 
     def _item_shaped(self, segment: str) -> bool:
@@ -620,8 +526,9 @@ def _separator_after(text: str, pos: int) -> str:
 
 def _marks(text: str) -> Iterator[tuple[int, int, bool, str]]:
     """Each "." or ";" (one space before it at most) after a letter, digit, closing bracket,
-    ``%``, ``*``, ``_`` or markup, then spaces, then a letter: (start, end, space before, mark). Plain string searches, as most
-    texts hold none and a regex scan of every text cost more than the rest of the stage."""
+    ``%``, ``*``, ``_`` or markup, then spaces, then a letter: (start, end, space before, mark).
+    Plain string searches, as most texts hold none and a regex scan of every text cost more
+    than the rest of the stage."""
     for mark in ".;":
         at = text.find(mark + " ")
         while at >= 0:
