@@ -12,7 +12,7 @@ Texts of the evaluation's frozen test split (engines/evaluation/dataset.py) are 
 so the test split measures the engine on words its vocabulary did not learn from.
 
 The same texts give each language's ingredient lexicon, data/ingredients_{lang}.txt: every
-segment between separators shaped like an ingredient name (spellcheck/separators.py), with the
+segment between separators shaped like an ingredient name (spellcheck/ingredients.py), with the
 number of distinct texts it occurs in, plus the hand-checked seed names of
 scripts/ingredient_seeds/L.txt (common names and compounds, ``garlic salt``, ``huile de
 tournesol``), each counted as seen in at least SEED_NAME_TEXTS texts so that the separator stage
@@ -100,7 +100,7 @@ def read_seed_names(lang: str) -> set[str]:
 def count_texts(dataset: Path, *, keep: Callable[[str], bool] | None = None
                 ) -> tuple[dict[str, Counter[str]], dict[str, Counter[str]]]:
     """Per language: word -> number of distinct ingredient texts containing it, and ingredient
-    name (segment between separators, spellcheck/separators.py) -> the same. ``keep`` (a
+    name (segment between separators, spellcheck/ingredients.py) -> the same. ``keep`` (a
     predicate on the stripped text) leaves out more texts than the test split's: the hold-out
     evaluation (scripts/eval_holdout.py) counts one half of dev and scores the other."""
     counts: dict[str, Counter[str]] = {lang: Counter() for lang in SUPPORTED_LANGUAGES}

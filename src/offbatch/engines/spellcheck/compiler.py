@@ -5,7 +5,7 @@ vocabularies); the engine never imports this module. The output is deterministic
 words, fixed compression level), so a test can rebuild it and compare bytes.
 
 Each language's ingredient names (``ingredients_{lang}.txt``, counted by the build script) are
-compiled alongside into ``{lang}.ingredients`` (spellcheck/separators.py reads them).
+compiled alongside into ``{lang}.ingredients`` (spellcheck/ingredients.py reads them).
 
 File format: one JSON header line (format, lang, alphabet, bucket -> [offset, length], and
 ``targets``: the sorted typo targets, every known word that is trusted or common), then
