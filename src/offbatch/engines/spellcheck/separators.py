@@ -62,17 +62,17 @@ _COLOUR_NUMBER = re.compile(r"(?:\b[Ee] ?\d{3,4}[a-z]?|[^\W\d_]{3,} \d{1,2})$")
 _E_NUMBER = re.compile(r"[Ee] ?\d{3}")
 # Characters that end a number-like item (not accepted without the list's structure).
 _NUMERIC_END = frozenset("0123456789%")
-# Around a misread mark inside a list: a comma on one side, on the other a comma or the list's
-# own bracket (the mark between the first or last two items of a bracketed sub-list), or the
-# colon of a heading (``poudre à lever : E450. bicarbonate, E503``).
+# Around a misread mark inside a list: a comma on one side; on the other a comma, the list's
+# own bracket (the mark between the first or last two items of a bracketed sub-list), the
+# text's start or end, or a final "."; or a class heading's lone E-number before the mark
+# (``poudre à lever : E450. bicarbonate, E503``).
 _LIST_BEFORE = frozenset(",([")
+_LIST_AFTER = frozenset(",)]")
+_LONE_E_NUMBER = re.compile(r" *[Ee] ?\d{3,4}[a-z]? *")
 # Separators and brackets, as the list-structure scans step over them (a "." only before a
 # space or at the end: not the one of "0.5").
 _STRUCTURE = re.compile(r"[,;:()\[\]{}]|\.(?= |$)")
 _BRACKETS = re.compile(r"[()\[\]{}]")
-# What a class heading's part holds when a misread mark follows its first code.
-_LONE_E_NUMBER = re.compile(r" *[Ee] ?\d{3,4}[a-z]? *")
-_LIST_AFTER = frozenset(",)]")
 # A share after an item's name (``raisins secs 13 %``), left out when judging its shape.
 _PERCENT_TAIL = re.compile(r"\s*\d+(?:[.,]\d+)?\s*%\s*$")
 # Right after a closing bracket, a word with no separator between them.
@@ -356,9 +356,8 @@ class SeparatorRepairer:
             nxt, closer = self._next_segment(text, end)
             if closer == ":":
                 continue
-            # Inside a comma-separated list (a comma before the previous item or after the next
-            # one, the other side a comma or the list's bracket), the list's own structure
-            # vouches for both items; elsewhere the lexicon must.
+            # Inside a comma-separated list (_listed) the list's own structure vouches for both
+            # items; elsewhere the lexicon must.
             if not self._item_shaped(nxt):
                 continue  # a sentence ("May contain"), a connector, a number: never an item
             listed = self._listed(text, start, end)
