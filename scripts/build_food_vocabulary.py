@@ -12,8 +12,11 @@ Texts of the evaluation's frozen test split (engines/evaluation/dataset.py) are 
 so the test split measures the engine on words its vocabulary did not learn from.
 
 The same texts give each language's ingredient lexicon, data/ingredients_{lang}.txt: every
-segment between separators shaped like an ingredient name (spellcheck/separators.py), with the
-number of distinct texts it occurs in; the separator stage restores commas with it.
+segment between separators shaped like an ingredient name (spellcheck/ingredients.py), with the
+number of distinct texts it occurs in, plus the hand-checked seed names of
+scripts/ingredient_seeds/L.txt (common names and compounds, ``garlic salt``, ``huile de
+tournesol``), each counted as seen in at least SEED_NAME_TEXTS texts so that the separator stage
+never cuts one; the separator stage restores commas with it.
 
 Then every language is compiled (food words + pyspellchecker's lists) into
 ``data/vocabulary/{lang}.vocab``, and its ingredient names into ``{lang}.ingredients``: the
@@ -43,7 +46,7 @@ from offbatch.engines.spellcheck.compiler import (
     ingredient_names_path,
     write_ingredient_names,
 )
-from offbatch.engines.spellcheck.separators import text_segments
+from offbatch.engines.spellcheck.ingredients import segment_key, text_segments
 from offbatch.engines.spellcheck.vocabulary import (
     DEFAULT_VOCABULARY_DIR,
     SUPPORTED_LANGUAGES,
@@ -54,6 +57,10 @@ from offbatch.engines.spellcheck.vocabulary import (
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATASET = REPO / "src" / "offbatch" / "data" / "off-food-sample.parquet"
 SEED_DIR = Path(__file__).resolve().parent / "food_seeds"
+NAME_SEED_DIR = Path(__file__).resolve().parent / "ingredient_seeds"
+# A seed name counts as seen in this many texts: known, and never cut by the separator stage
+# (SeparatorRepairer.MIN_BLOCKING).
+SEED_NAME_TEXTS = 2
 MIN_WORD_LENGTH = 2
 BATCH_ROWS = 50_000
 
@@ -73,10 +80,27 @@ def read_seed(lang: str) -> set[str]:
     return {lookup_key(line.strip()) for line in lines if line.strip() and not line.startswith("#")}
 
 
+def read_seed_names(lang: str) -> set[str]:
+    """The lexicon keys of the hand-checked ingredient names of ``lang`` (none without a file)."""
+    path = NAME_SEED_DIR / f"{lang}.txt"
+    if not path.is_file():
+        return set()
+    keys = set()
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        key = segment_key(line)
+        if not key:
+            raise SystemExit(
+                f"error: {path}:{number}: {line.strip()!r} is not shaped like an ingredient name")
+        keys.add(key)
+    return keys
+
+
 def count_texts(dataset: Path, *, keep: Callable[[str], bool] | None = None
                 ) -> tuple[dict[str, Counter[str]], dict[str, Counter[str]]]:
     """Per language: word -> number of distinct ingredient texts containing it, and ingredient
-    name (segment between separators, spellcheck/separators.py) -> the same. ``keep`` (a
+    name (segment between separators, spellcheck/ingredients.py) -> the same. ``keep`` (a
     predicate on the stripped text) leaves out more texts than the test split's: the hold-out
     evaluation (scripts/eval_holdout.py) counts one half of dev and scores the other."""
     counts: dict[str, Counter[str]] = {lang: Counter() for lang in SUPPORTED_LANGUAGES}
@@ -148,8 +172,11 @@ def build(dataset: Path, output_dir: Path, *, min_texts: int = 2, max_words: int
             dataset_name=dataset.name,
         )
         say(f"{lang}: {n} words")
+        names = segments[lang]
+        for key in read_seed_names(lang):
+            names[key] = max(names[key], SEED_NAME_TEXTS)
         n = write_ingredient_names(
-            ingredient_names_path(output_dir, lang), lang=lang, counts=segments[lang],
+            ingredient_names_path(output_dir, lang), lang=lang, counts=names,
             dataset_name=dataset.name,
         )
         say(f"{lang}: {n} ingredient names")

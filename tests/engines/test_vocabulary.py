@@ -12,8 +12,8 @@ from offbatch.engines.base import SpellcheckInput
 from offbatch.engines.cpu import CpuSpellcheckEngine, normalize_lang
 from offbatch.engines.evaluation import dataset
 from offbatch.engines.spellcheck.compiler import compile_all
+from offbatch.engines.spellcheck.ingredients import ingredients_path
 from offbatch.engines.spellcheck.repair import apply_edits, find_edits
-from offbatch.engines.spellcheck.separators import ingredients_path
 from offbatch.engines.spellcheck.vocabulary import (
     DEFAULT_VOCABULARY_DIR,
     SUPPORTED_LANGUAGES,

@@ -3,7 +3,7 @@
 It repairs words split by OCR (``léci - thine``, ``émul sifiant``), stray capitals, missing
 accents and confident typos (one letter, or a two-letter OCR confusion such as ``rn``/``m``),
 using compiled vocabularies (pyspellchecker's word lists plus a shipped food vocabulary, see
-spellcheck/vocabulary.py); then, on the word-fixed text, misread (and, opt-in, lost) commas
+spellcheck/vocabulary.py); then, on the word-fixed text, misread and lost commas
 between ingredients (spellcheck/separators.py, an ingredient lexicon). A wrong correction is
 worse than none: every rule refuses when in doubt (see spellcheck/repair.py and docs/engines.md).
 """
@@ -17,8 +17,9 @@ from typing import ClassVar
 
 from offbatch.engines.base import Correction, Engine, SpellcheckInput
 from offbatch.engines.spellcheck.fast import FastRepairer
+from offbatch.engines.spellcheck.ingredients import load_lexicon
 from offbatch.engines.spellcheck.repair import apply_edits
-from offbatch.engines.spellcheck.separators import SeparatorRepairer, load_lexicon
+from offbatch.engines.spellcheck.separators import SeparatorRepairer
 from offbatch.engines.spellcheck.vocabulary import (
     DEFAULT_VOCABULARY_DIR,
     SUPPORTED_LANGUAGES,
@@ -52,8 +53,10 @@ class CpuSpellcheckEngine(Engine):
 
     ``vocabulary_dir`` holds ``vocabulary/{lang}.vocab`` (default: the shipped ones, compiled by
     scripts/build_food_vocabulary.py); ``fix_typos`` enables the edit-distance-1 typo repair;
-    ``lost_commas`` the separator stage's lost-comma rule (off by default: with the lexicon of the
-    bundled sample it is ~75% right, see docs/engines.md; misread commas are always restored).
+    ``lost_commas`` the separator stage's full lost-comma rule (every known name, and after
+    brackets); off by default, where a lost comma is restored only between frequent names: the
+    full rule's extra commas are mostly commas the sample's real lists lack too, which the
+    evaluation counts as wrong (docs/engines.md, "Separators"). Misread commas are always restored.
     Thread-safe: loading is guarded by a lock; the per-word caches hold equal values whichever
     thread fills them.
     """
