@@ -282,6 +282,8 @@ def test_language_codes_are_normalised():
     assert normalize_lang("du") == "nl"  # a Dutch text labelled with the country-like code
     assert normalize_lang("fra") == "fr"
     assert normalize_lang("DEU") == "de"
+    assert normalize_lang("fr-be") == "fr" and normalize_lang("en_GB") == "en"
+    assert normalize_lang(" nl-BE ") == "nl" and normalize_lang("xx") is None
 
 
 @pytest.mark.parametrize(
