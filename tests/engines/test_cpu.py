@@ -201,6 +201,8 @@ def test_leaves_capitals_names_and_short_words_alone(engine, text, lang):
         ("whaat flour", "en", "wheat flour"),
         # Capitalised and UPPERCASE words of 4 letters
         ("Miik chocolate, MIIK", "en", "Milk chocolate, MILK"),
+        # 4 letters: "gear", "gar", "var" are one edit away too, "guar" is the one food word
+        ("gvar gum", "en", "guar gum"),
         # 3 letters: the one common food word a similar-shape letter away
         ("saa salt", "en", "sea salt"),
     ],
@@ -215,7 +217,7 @@ def test_fixes_likely_slips_ocr_confusions_and_doubled_letters(engine, text, lan
         ("organic oolong tea", "en"),  # "oblong" is frequent, but o/b is no likely slip
         ("Escallion", "en"),  # "Scallion" would drop a letter that is not doubled
         ("Natriumsaccharin, Saccharin", "de"),  # "Sacharin" is known, but rare: no target
-        ("gvar gum", "en"),  # 4 letters: "guar", "gear", "gar", "var" are all one edit away
+        ("bvar", "en"),  # 4 letters: "bear", "boar", "bar", "var", none a food word
         ("Eua, cle, mg, kcal, kj", "fr"),  # short: no common food word a likely slip away
         ("humectants, sésames, tomatoe", "en"),  # inflections of known words
         ("traveled, travelled, flavoured, centre", "en"),  # regional spellings
@@ -280,6 +282,8 @@ def test_language_codes_are_normalised():
     assert normalize_lang("du") == "nl"  # a Dutch text labelled with the country-like code
     assert normalize_lang("fra") == "fr"
     assert normalize_lang("DEU") == "de"
+    assert normalize_lang("fr-be") == "fr" and normalize_lang("en_GB") == "en"
+    assert normalize_lang(" nl-BE ") == "nl" and normalize_lang("xx") is None
 
 
 @pytest.mark.parametrize(

@@ -11,19 +11,22 @@ import pytest
 from offbatch.engines.base import SpellcheckInput
 from offbatch.engines.cpu import CpuSpellcheckEngine, normalize_lang
 from offbatch.engines.evaluation import dataset
-from offbatch.engines.spellcheck.compiler import compile_all
+from offbatch.engines.spellcheck.compiler import compile_all, food_words_path, read_food_words
 from offbatch.engines.spellcheck.ingredients import ingredients_path
 from offbatch.engines.spellcheck.repair import apply_edits, find_edits
 from offbatch.engines.spellcheck.vocabulary import (
     DEFAULT_VOCABULARY_DIR,
     SUPPORTED_LANGUAGES,
+    WORD,
     compiled_path,
     load_vocabulary,
+    lookup_key,
     vocabulary_digest,
 )
 from offbatch.errors import EngineError
 
 SAMPLE = Path(__file__).resolve().parents[2] / "src" / "offbatch" / "data" / "off-food-sample.parquet"
+SEED_DIR = Path(__file__).resolve().parents[2] / "scripts" / "food_seeds"
 
 
 def test_shipped_compiled_files_are_what_the_build_script_produces(tmp_path):
@@ -36,6 +39,21 @@ def test_shipped_compiled_files_are_what_the_build_script_produces(tmp_path):
             assert built == path(DEFAULT_VOCABULARY_DIR, lang).read_bytes(), (
                 f"{lang}: rebuild with: python scripts/build_food_vocabulary.py --compile-only"
             )
+
+
+@pytest.mark.parametrize("lang", SUPPORTED_LANGUAGES)
+def test_seed_lists_hold_lowercase_letter_words_once_and_ship_in_the_food_words(lang):
+    # A seed word is a trusted correction target: a stray digit, capital or duplicate in the
+    # hand-written list is a mistake, and a list edited without a rebuild ships nothing.
+    lines = (SEED_DIR / f"{lang}.txt").read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("# Hand-checked")
+    words = [line for line in lines if line and not line.startswith("#")]
+    assert len(words) >= 250
+    assert len(set(words)) == len(words), f"{lang}: duplicate seed words"
+    bad = [w for w in words if not WORD.fullmatch(w) or w != lookup_key(w)]
+    assert not bad, f"{lang}: seed words must be lowercase letters only: {bad}"
+    shipped = read_food_words(food_words_path(DEFAULT_VOCABULARY_DIR, lang)).seed
+    assert shipped == set(words), f"{lang}: rebuild with: python scripts/build_food_vocabulary.py"
 
 
 def test_vocabulary_loads_buckets_only_when_a_word_of_them_is_looked_up():

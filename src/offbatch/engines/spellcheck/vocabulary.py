@@ -17,7 +17,7 @@ Each word carries its classes (see docs/engines.md, "Vocabulary rule"):
 - **foreign**: unknown here but frequent (>= 100) in another supported language; never "fixed".
 - **accent target**: the only known accented form of an unaccented word that is not known itself.
 
-The typo targets (known words that are trusted or common: a few hundred food words per
+The typo targets (known words that are trusted or common: 400-1,200 food words per
 language) are also listed in the header (``typo_targets``; the tests noise them). All the known
 words can be gathered into one set (``known_words``) for the fast path's typo searches (see
 docs/engines.md, "Speed").
