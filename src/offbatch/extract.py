@@ -1,12 +1,13 @@
 """Extraction: one DuckDB scan of the dataset into ``task_count`` balanced input shards.
 
-The job type's query runs once into a temporary table (insertion order = the query's order);
+The job type's query runs once into an in-memory table (insertion order = the query's order);
 shard *i* takes rows ``i, i+n, i+2n, ...`` so each shard gets an equal share of every popularity
 band. DuckDB writes each shard as a Parquet part itself (its parallel writer), atomically.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,12 +85,16 @@ def select(
     params: BaseModel,
     exclude_codes: pa.Array | None = None,
 ) -> int:
-    """Run the job type's extraction into the temp table ``selected``; return its row count."""
+    """Run the job type's extraction into the table ``selected``; return its row count.
+
+    A table of ``con``'s in-memory database (``connect``), not a TEMP table: those are private
+    to one connection, and ``write_shards`` reads it from several cursors at once.
+    """
     open_dataset(con, dataset, job_type.dataset_columns, exclude_codes=exclude_codes,
                  optional=job_type.optional_dataset_columns, types=job_type.dataset_types)
     sql, args = job_type.extraction_query(params)
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE selected AS {sql}", args)
+        con.execute(f"CREATE OR REPLACE TABLE selected AS {sql}", args)
     except duckdb.Error as e:
         raise DatasetError(f"extraction failed on {dataset}: {_first_line(e)}") from e
     ((rows,),) = con.execute("SELECT count(*) FROM selected").fetchall()
@@ -103,7 +108,7 @@ def already_predicted(
     """After a selection of 0 rows: how many products the same selection picks without the exclusion.
 
     Those are the products of *this* selection that were skipped as already predicted (not every
-    product with a prediction). Replaces the temp table ``selected``.
+    product with a prediction). Replaces the table ``selected``.
     """
     if exclude_codes is None or not len(exclude_codes):
         return 0
@@ -158,32 +163,79 @@ def write_shards(con: duckdb.DuckDBPyConnection, *, job_type: JobType, folder: J
     preservation; no ``ORDER BY rowid`` sort needed). Each part is written to a local file that
     ``storage.staged_path`` moves into place atomically (a rename on local storage, an upload to
     ``gs://``). Columns are cast to the job type's ``input_schema`` types, in its order.
+
+    Up to DuckDB's ``threads`` parts are written at once, each by its own cursor: one part's
+    COPY of a small selection (one table row group, one Parquet row group) runs on one thread,
+    so eight of them one after the other left the other cores idle. Every writer has finished
+    before this returns or raises (nothing is written after an error reaches the caller, who may
+    remove the folder); of several failed parts, the error of the lowest-numbered is raised.
     """
+    ((rows,),) = con.execute("SELECT count(*) FROM selected").fetchall()
+    ((threads,),) = con.execute("SELECT current_setting('threads')").fetchall()
+    threads = max(1, int(threads))
     columns = ", ".join(f'CAST("{f.name}" AS {_duckdb_type(job_type, f)}) AS "{f.name}"' for f in job_type.input_schema)
     sql = (f"COPY (SELECT {columns} FROM selected WHERE rowid % ? = ?) TO ? "
-           f"(FORMAT parquet, ROW_GROUP_SIZE {_row_group_size(con, task_count=task_count)})")
-    shard_rows = []
-    for index in range(task_count):
-        url = folder.input_part(index)
-        try:
-            with storage.staged_path(url) as path:
-                ((rows,),) = con.execute(sql, [task_count, index, path]).fetchall()
-        except duckdb.IOException as e:
-            raise StorageError(f"cannot write {url}: {_first_line(e)}") from e
-        except duckdb.Error as e:
-            raise DatasetError(f"writing input part {index} failed: {_first_line(e)}") from e
-        shard_rows.append(int(rows))
+           f"(FORMAT parquet, ROW_GROUP_SIZE {_row_group_size(int(rows), task_count=task_count, threads=threads)})")
+    writers = min(threads, task_count)
+    if writers == 1:
+        return [_write_part(con, sql, folder=folder, index=index, task_count=task_count) for index in range(task_count)]
+    shard_rows: list[int] = [0] * task_count
+    failures: dict[int, BaseException] = {}
+    # Cursors are connections to the same in-memory database: they see the table ``selected``.
+    cursors = [con.cursor() for _ in range(writers)]
+
+    def write(cursor: duckdb.DuckDBPyConnection, indexes: range) -> None:
+        for index in indexes:
+            if failures:  # another part failed: the launch is lost, write nothing more
+                return
+            try:
+                shard_rows[index] = _write_part(cursor, sql, folder=folder, index=index, task_count=task_count)
+            except BaseException as e:  # re-raised by the calling thread
+                failures[index] = e
+                return
+
+    workers = [threading.Thread(target=write, args=(cursor, range(first, task_count, writers)), daemon=True,
+                                name=f"offbatch-part-{first}") for first, cursor in enumerate(cursors)]
+    try:
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    except BaseException:
+        # Interrupted (Ctrl-C): stop the COPYs under way and wait, so no part appears afterwards.
+        failures.setdefault(-1, RuntimeError("interrupted"))
+        for cursor in cursors:
+            cursor.interrupt()
+        for worker in workers:
+            worker.join()
+        raise
+    finally:
+        for cursor in cursors:
+            cursor.close()
+    if failures:
+        raise failures[min(failures)]
     return shard_rows
 
 
-def _row_group_size(con: duckdb.DuckDBPyConnection, *, task_count: int) -> int:
+def _write_part(cursor: duckdb.DuckDBPyConnection, sql: str, *, folder: JobFolder, index: int, task_count: int) -> int:
+    """Write input part ``index`` with ``sql`` (write_shards' COPY) through a staged file; its row count."""
+    url = folder.input_part(index)
+    try:
+        with storage.staged_path(url) as path:
+            ((rows,),) = cursor.execute(sql, [task_count, index, path]).fetchall()
+    except duckdb.IOException as e:
+        raise StorageError(f"cannot write {url}: {_first_line(e)}") from e
+    except duckdb.Error as e:
+        raise DatasetError(f"writing input part {index} failed: {_first_line(e)}") from e
+    return int(rows)
+
+
+def _row_group_size(rows: int, *, task_count: int, threads: int) -> int:
     """Rows per row group of an input part: one row group per DuckDB thread in a part, so every
     thread encodes (DuckDB's writer works a row group per thread), within ROW_GROUP_SIZE (fewer,
     larger groups cost less: ~7 ms each on texts that do not repeat) and DuckDB's own default."""
-    ((rows,),) = con.execute("SELECT count(*) FROM selected").fetchall()
-    ((threads,),) = con.execute("SELECT current_setting('threads')").fetchall()
-    per_part = -(-int(rows) // task_count)
-    return min(_DUCKDB_ROW_GROUP_SIZE, max(ROW_GROUP_SIZE, -(-per_part // max(1, int(threads)))))
+    per_part = -(-rows // task_count)
+    return min(_DUCKDB_ROW_GROUP_SIZE, max(ROW_GROUP_SIZE, -(-per_part // threads)))
 
 
 _DUCKDB_ROW_GROUP_SIZE = 122_880
