@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from offbatch.errors import DatasetError, StorageError
-from offbatch.extract import _duckdb_type, extract, select
+from offbatch.extract import _duckdb_type, connect, extract, select, write_shards
 from offbatch.jobs import get_job_type, job_type_names
 from offbatch.storage import JobFolder
 from tests.conftest import SAMPLE
@@ -173,6 +173,31 @@ def test_each_shard_takes_every_nth_row_in_the_query_order(tmp_path):
     for index in range(4):
         # Every popularity band dealt evenly, each part still most popular first.
         assert read(sharded.input_part(index)).column("code").to_pylist() == ordered[index::4]
+
+
+def test_parts_written_at_once_keep_the_query_order_across_table_row_groups(tmp_path):
+    # 300 renamed copies of the sample: ~160k selected rows, more than one row group of the
+    # table (122,880), written by four cursors at once.
+    dataset = tmp_path / "large.parquet"
+    con = duckdb.connect()
+    con.execute("COPY (SELECT code || '-' || lpad(i::VARCHAR, 3, '0') AS code, lang, ingredients_text, ingredients_n, "
+                "unknown_ingredients_n, popularity_key "
+                "FROM read_parquet(?), range(300) r(i)) TO ? (FORMAT parquet)", [str(SAMPLE), str(dataset)])
+    con.close()
+    params = JOB_TYPE.Params(limit=1_000_000)
+    con = connect()
+    con.execute("SET threads = 4")
+    rows = select(con, dataset=str(dataset), job_type=JOB_TYPE, params=params)
+    sql, args = JOB_TYPE.extraction_query(params)
+    # The query run again on its own (not through the table): the order the parts must follow.
+    reference = [code for (code,) in con.execute(f"SELECT code FROM ({sql})", args).fetchall()]
+    assert rows == len(reference) == 539 * 300
+    folder = JobFolder(tmp_path.as_uri(), JOB_TYPE.name, "job")
+    shard_rows = write_shards(con, job_type=JOB_TYPE, folder=folder, task_count=6)
+    con.close()
+    assert shard_rows == [len(reference[index::6]) for index in range(6)]
+    for index in range(6):
+        assert read(folder.input_part(index)).column("code").to_pylist() == reference[index::6]
 
 
 def test_parts_hold_the_input_schema_and_nothing_else(tmp_path):
