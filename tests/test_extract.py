@@ -220,6 +220,20 @@ def test_an_unwritable_input_folder_is_a_storage_error_and_leaves_no_part(tmp_pa
     assert blocker.read_text() == "a file where the input folder should be"
 
 
+def test_of_parts_written_at_once_a_failed_one_is_named_and_leaves_no_temporary(tmp_path):
+    folder = JobFolder(tmp_path.as_uri(), JOB_TYPE.name, "job")
+    # A folder (not empty) where part 3 should go: its rename fails, the other parts' do not.
+    (Path(folder.input_part(3).removeprefix("file://")) / "x").mkdir(parents=True)
+    con = connect()
+    con.execute("SET threads = 2")
+    select(con, dataset=str(SAMPLE), job_type=JOB_TYPE, params=JOB_TYPE.Params())
+    with pytest.raises(StorageError, match=r"cannot write .*part-00003\.parquet"):
+        write_shards(con, job_type=JOB_TYPE, folder=folder, task_count=4)
+    con.close()
+    left = sorted(p.name for p in Path(folder.input_url.removeprefix("file://")).iterdir())
+    assert not [name for name in left if name.startswith(".tmp")]
+
+
 @pytest.mark.parametrize("name", job_type_names())
 def test_every_job_types_input_columns_have_a_parquet_type_duckdb_writes(name):
     job_type = get_job_type(name)
