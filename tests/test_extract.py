@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+import time
 from pathlib import Path
 
 import duckdb
@@ -175,15 +178,20 @@ def test_each_shard_takes_every_nth_row_in_the_query_order(tmp_path):
         assert read(sharded.input_part(index)).column("code").to_pylist() == ordered[index::4]
 
 
-def test_parts_written_at_once_keep_the_query_order_across_table_row_groups(tmp_path):
-    # 300 renamed copies of the sample: ~160k selected rows, more than one row group of the
-    # table (122,880), written by four cursors at once.
+def large_dataset(tmp_path: Path) -> Path:
+    """300 renamed copies of the sample: ~160k selected rows, more than one row group of the
+    table ``selected`` (122,880)."""
     dataset = tmp_path / "large.parquet"
     con = duckdb.connect()
     con.execute("COPY (SELECT code || '-' || lpad(i::VARCHAR, 3, '0') AS code, lang, ingredients_text, ingredients_n, "
                 "unknown_ingredients_n, popularity_key "
                 "FROM read_parquet(?), range(300) r(i)) TO ? (FORMAT parquet)", [str(SAMPLE), str(dataset)])
     con.close()
+    return dataset
+
+
+def test_parts_written_at_once_keep_the_query_order_across_table_row_groups(tmp_path):
+    dataset = large_dataset(tmp_path)
     params = JOB_TYPE.Params(limit=1_000_000)
     con = connect()
     con.execute("SET threads = 4")
@@ -218,6 +226,34 @@ def test_an_unwritable_input_folder_is_a_storage_error_and_leaves_no_part(tmp_pa
     with pytest.raises(StorageError, match=r"cannot write .*part-00000\.parquet"):
         extract(dataset=str(SAMPLE), job_type=JOB_TYPE, params=JOB_TYPE.Params(), folder=folder, task_count=2)
     assert blocker.read_text() == "a file where the input folder should be"
+
+
+def test_ctrl_c_while_parts_are_written_stops_every_writer_before_it_raises(tmp_path):
+    con = connect()
+    con.execute("SET threads = 4")
+    select(con, dataset=str(large_dataset(tmp_path)), job_type=JOB_TYPE, params=JOB_TYPE.Params(limit=1_000_000))
+    folder = JobFolder(tmp_path.as_uri(), JOB_TYPE.name, "job")
+    inputs = Path(folder.input_url.removeprefix("file://"))
+    main = threading.get_ident()
+
+    def press_ctrl_c_once_a_part_is_being_written() -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if inputs.exists() and any(p.name.startswith(".tmp") for p in inputs.iterdir()):
+                signal.pthread_kill(main, signal.SIGINT)
+                return
+            time.sleep(0.0005)
+
+    presser = threading.Thread(target=press_ctrl_c_once_a_part_is_being_written)
+    presser.start()
+    with pytest.raises(KeyboardInterrupt):
+        write_shards(con, job_type=JOB_TYPE, folder=folder, task_count=6)
+    presser.join()
+    con.close()
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("offbatch-part-")]
+    names = sorted(p.name for p in inputs.iterdir())
+    assert not [name for name in names if name.startswith(".tmp")]
+    assert len(names) < 6  # stopped before every part was written
 
 
 def test_of_parts_written_at_once_a_failed_one_is_named_and_leaves_no_temporary(tmp_path):

@@ -183,31 +183,40 @@ def write_shards(con: duckdb.DuckDBPyConnection, *, job_type: JobType, folder: J
     failures: dict[int, BaseException] = {}
     # Cursors are connections to the same in-memory database: they see the table ``selected``.
     cursors = [con.cursor() for _ in range(writers)]
+    # Set by each writer as it ends. Waited on instead of Thread.join: a join interrupted by
+    # Ctrl-C can return at once the next time (CPython gh-90882), and the wait after an
+    # interruption must not end before the writers do.
+    ended = [threading.Event() for _ in range(writers)]
 
-    def write(cursor: duckdb.DuckDBPyConnection, indexes: range) -> None:
-        for index in indexes:
-            if failures:  # another part failed: the launch is lost, write nothing more
-                return
-            try:
-                shard_rows[index] = _write_part(cursor, sql, folder=folder, index=index, task_count=task_count)
-            except BaseException as e:  # re-raised by the calling thread
-                failures[index] = e
-                return
+    def write(first: int) -> None:
+        try:
+            for index in range(first, task_count, writers):
+                if failures:  # another part failed, or the caller was interrupted: write nothing more
+                    return
+                try:
+                    shard_rows[index] = _write_part(cursors[first], sql, folder=folder, index=index,
+                                                    task_count=task_count)
+                except BaseException as e:  # noqa: BLE001 - handed to the calling thread, which raises it
+                    failures[index] = e
+                    return
+        finally:
+            ended[first].set()
 
-    workers = [threading.Thread(target=write, args=(cursor, range(first, task_count, writers)), daemon=True,
-                                name=f"offbatch-part-{first}") for first, cursor in enumerate(cursors)]
+    started: list[threading.Event] = []
     try:
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join()
+        for first in range(writers):
+            threading.Thread(target=write, args=(first,), daemon=True, name=f"offbatch-part-{first}").start()
+            started.append(ended[first])
+        for event in started:
+            event.wait()
     except BaseException:
-        # Interrupted (Ctrl-C): stop the COPYs under way and wait, so no part appears afterwards.
+        # Interrupted (Ctrl-C) or out of threads: stop the COPYs under way and wait for the
+        # writers, so no part appears after this raises.
         failures.setdefault(-1, RuntimeError("interrupted"))
         for cursor in cursors:
             cursor.interrupt()
-        for worker in workers:
-            worker.join()
+        for event in started:
+            event.wait()
         raise
     finally:
         for cursor in cursors:
