@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from offbatch.errors import DatasetError, StorageError
-from offbatch.extract import _duckdb_type, connect, extract, select, write_shards
+from offbatch.extract import _duckdb_type, _writers, connect, extract, select, write_shards
 from offbatch.jobs import get_job_type, job_type_names
 from offbatch.storage import JobFolder
 from tests.conftest import SAMPLE
@@ -226,6 +226,15 @@ def test_an_unwritable_input_folder_is_a_storage_error_and_leaves_no_part(tmp_pa
     with pytest.raises(StorageError, match=r"cannot write .*part-00000\.parquet"):
         extract(dataset=str(SAMPLE), job_type=JOB_TYPE, params=JOB_TYPE.Params(), folder=folder, task_count=2)
     assert blocker.read_text() == "a file where the input folder should be"
+
+
+def test_parts_are_written_at_once_only_while_one_copy_leaves_threads_idle():
+    # ~54k rows (100k products) are one table row group: one thread per COPY, so one writer a thread.
+    assert _writers(54_000, task_count=8, threads=2) == 2
+    # ~540k rows are five row groups: each COPY busies two threads by itself.
+    assert _writers(540_000, task_count=8, threads=2) == 1
+    assert _writers(540_000, task_count=8, threads=16) == 3
+    assert _writers(54_000, task_count=3, threads=16) == 3  # never more writers than parts
 
 
 def test_ctrl_c_while_parts_are_written_stops_every_writer_before_it_raises(tmp_path):
