@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+import time
 from pathlib import Path
 
 import duckdb
@@ -10,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from offbatch.errors import DatasetError, StorageError
-from offbatch.extract import _duckdb_type, extract, select
+from offbatch.extract import _duckdb_type, _writers, connect, extract, select, write_shards
 from offbatch.jobs import get_job_type, job_type_names
 from offbatch.storage import JobFolder
 from tests.conftest import SAMPLE
@@ -175,6 +178,36 @@ def test_each_shard_takes_every_nth_row_in_the_query_order(tmp_path):
         assert read(sharded.input_part(index)).column("code").to_pylist() == ordered[index::4]
 
 
+def large_dataset(tmp_path: Path) -> Path:
+    """300 renamed copies of the sample: ~160k selected rows, more than one row group of the
+    table ``selected`` (122,880)."""
+    dataset = tmp_path / "large.parquet"
+    con = duckdb.connect()
+    con.execute("COPY (SELECT code || '-' || lpad(i::VARCHAR, 3, '0') AS code, lang, ingredients_text, ingredients_n, "
+                "unknown_ingredients_n, popularity_key "
+                "FROM read_parquet(?), range(300) r(i)) TO ? (FORMAT parquet)", [str(SAMPLE), str(dataset)])
+    con.close()
+    return dataset
+
+
+def test_parts_written_at_once_keep_the_query_order_across_table_row_groups(tmp_path):
+    dataset = large_dataset(tmp_path)
+    params = JOB_TYPE.Params(limit=1_000_000)
+    con = connect()
+    con.execute("SET threads = 4")
+    rows = select(con, dataset=str(dataset), job_type=JOB_TYPE, params=params)
+    sql, args = JOB_TYPE.extraction_query(params)
+    # The query run again on its own (not through the table): the order the parts must follow.
+    reference = [code for (code,) in con.execute(f"SELECT code FROM ({sql})", args).fetchall()]
+    assert rows == len(reference) == 539 * 300
+    folder = JobFolder(tmp_path.as_uri(), JOB_TYPE.name, "job")
+    shard_rows = write_shards(con, job_type=JOB_TYPE, folder=folder, task_count=6)
+    con.close()
+    assert shard_rows == [len(reference[index::6]) for index in range(6)]
+    for index in range(6):
+        assert read(folder.input_part(index)).column("code").to_pylist() == reference[index::6]
+
+
 def test_parts_hold_the_input_schema_and_nothing_else(tmp_path):
     _, folder = run(tmp_path, task_count=2)
     for index in range(2):
@@ -193,6 +226,57 @@ def test_an_unwritable_input_folder_is_a_storage_error_and_leaves_no_part(tmp_pa
     with pytest.raises(StorageError, match=r"cannot write .*part-00000\.parquet"):
         extract(dataset=str(SAMPLE), job_type=JOB_TYPE, params=JOB_TYPE.Params(), folder=folder, task_count=2)
     assert blocker.read_text() == "a file where the input folder should be"
+
+
+def test_parts_are_written_at_once_only_while_one_copy_leaves_threads_idle():
+    # ~54k rows (100k products) are one table row group: one thread per COPY, so one writer a thread.
+    assert _writers(54_000, task_count=8, threads=2) == 2
+    # ~540k rows are five row groups: each COPY busies two threads by itself.
+    assert _writers(540_000, task_count=8, threads=2) == 1
+    assert _writers(540_000, task_count=8, threads=16) == 3
+    assert _writers(54_000, task_count=3, threads=16) == 3  # never more writers than parts
+
+
+def test_ctrl_c_while_parts_are_written_stops_every_writer_before_it_raises(tmp_path):
+    con = connect()
+    con.execute("SET threads = 4")
+    select(con, dataset=str(large_dataset(tmp_path)), job_type=JOB_TYPE, params=JOB_TYPE.Params(limit=1_000_000))
+    folder = JobFolder(tmp_path.as_uri(), JOB_TYPE.name, "job")
+    inputs = Path(folder.input_url.removeprefix("file://"))
+    main = threading.get_ident()
+
+    def press_ctrl_c_once_a_part_is_being_written() -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if inputs.exists() and any(p.name.startswith(".tmp") for p in inputs.iterdir()):
+                signal.pthread_kill(main, signal.SIGINT)
+                return
+            time.sleep(0.0005)
+
+    presser = threading.Thread(target=press_ctrl_c_once_a_part_is_being_written)
+    presser.start()
+    with pytest.raises(KeyboardInterrupt):
+        write_shards(con, job_type=JOB_TYPE, folder=folder, task_count=6)
+    presser.join()
+    con.close()
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("offbatch-part-")]
+    names = sorted(p.name for p in inputs.iterdir())
+    assert not [name for name in names if name.startswith(".tmp")]
+    assert len(names) < 6  # stopped before every part was written
+
+
+def test_of_parts_written_at_once_a_failed_one_is_named_and_leaves_no_temporary(tmp_path):
+    folder = JobFolder(tmp_path.as_uri(), JOB_TYPE.name, "job")
+    # A folder (not empty) where part 3 should go: its rename fails, the other parts' do not.
+    (Path(folder.input_part(3).removeprefix("file://")) / "x").mkdir(parents=True)
+    con = connect()
+    con.execute("SET threads = 2")
+    select(con, dataset=str(SAMPLE), job_type=JOB_TYPE, params=JOB_TYPE.Params())
+    with pytest.raises(StorageError, match=r"cannot write .*part-00003\.parquet"):
+        write_shards(con, job_type=JOB_TYPE, folder=folder, task_count=4)
+    con.close()
+    left = sorted(p.name for p in Path(folder.input_url.removeprefix("file://")).iterdir())
+    assert not [name for name in left if name.startswith(".tmp")]
 
 
 @pytest.mark.parametrize("name", job_type_names())
