@@ -340,7 +340,7 @@ def test_is_deterministic_across_instances(sample_texts):
     first, second = CpuSpellcheckEngine(), CpuSpellcheckEngine()
     assert first.correct(items) == second.correct(items)
     assert first.version == second.version
-    assert re.fullmatch(r"cpu-spellcheck-3\+[0-9a-f]{10}", first.version)
+    assert re.fullmatch(r"cpu-spellcheck-4\+[0-9a-f]{10}", first.version)
 
 
 def test_version_changes_when_the_vocabulary_changes(tmp_path):

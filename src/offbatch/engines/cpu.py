@@ -28,7 +28,7 @@ from offbatch.engines.spellcheck.vocabulary import (
     vocabulary_digest,
 )
 
-ALGORITHM_REVISION = 3
+ALGORITHM_REVISION = 4
 
 # Language labels seen on products that are not ISO 639-1 codes of the language they hold:
 # ISO 639-2/3 codes, and country codes used for the language ("du" for Dutch).
