@@ -18,7 +18,7 @@ from tests.conftest import wait_for
 pytest.importorskip("google.cloud.batch_v1")
 pytest.importorskip("gcp_storage_emulator")
 
-from tests.fakes.google_batch_fixtures import TEST_JOB_KEY  # noqa: E402
+from tests.fakes.google_batch_fixtures import TEST_JOB_KEY
 
 
 def test_launch_on_google_batch_and_gcs_then_import(google_settings, gs, db_url, tmp_path):

@@ -56,8 +56,9 @@ def test_fraction_bounds_are_exclusive_below_and_inclusive_above(tmp_path):
 def test_limit_keeps_the_most_popular(tmp_path):
     result, folder = run(tmp_path, limit=10)
     assert result.rows == 10
-    full, _ = run(tmp_path / "full")
-    assert read(folder.input_part(0)).column("code").to_pylist() == read(_.input_part(0)).column("code").to_pylist()[:10]
+    _, full_folder = run(tmp_path / "full")
+    codes = read(full_folder.input_part(0)).column("code").to_pylist()
+    assert read(folder.input_part(0)).column("code").to_pylist() == codes[:10]
 
 
 def test_shards_are_balanced_and_cover_every_row_once(tmp_path):

@@ -11,6 +11,7 @@ import sys
 import textwrap
 import threading
 from pathlib import Path
+from typing import ClassVar
 
 import pyarrow.parquet as pq
 import pytest
@@ -126,10 +127,10 @@ def test_a_missing_environment_is_bad_input(tmp_path):
 
 
 class Recorder(http.server.BaseHTTPRequestHandler):
-    responses: list[int] = []
-    seen: list[dict] = []
+    responses: ClassVar[list[int]] = []
+    seen: ClassVar[list[dict]] = []
 
-    def do_POST(self):  # noqa: N802 - http.server's name
+    def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         type(self).seen.append({"auth": self.headers.get("Authorization"), "body": json.loads(body)})
         self.send_response(type(self).responses.pop(0))

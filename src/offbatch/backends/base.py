@@ -123,7 +123,7 @@ class Backend(ABC):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
-    def validate(self, config: JobConfig) -> None:  # noqa: B027 - optional hook
+    def validate(self, config: JobConfig) -> None:
         """Backend-specific checks of a config (ConfigError naming the field)."""
 
     def preflight(self, spec: JobSpec) -> list[str]:

@@ -119,7 +119,7 @@ class Database:
         if _is_undefined_table(error):
             raise self._unmigrated() from None
 
-    def _alembic_config(self):  # noqa: ANN202 - alembic type
+    def _alembic_config(self):
         from alembic.config import Config
 
         cfg = Config()
@@ -131,7 +131,7 @@ class Database:
         self.engine.dispose()
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API types
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets `offbatch status` read while a launcher or importer writes.
     cursor.execute("PRAGMA journal_mode=WAL")
