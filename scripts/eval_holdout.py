@@ -62,8 +62,17 @@ def main() -> None:
                         help="texts a counted word must occur in (default 2, as shipped); a huge N "
                              "leaves the hand-checked seeds as the only food words: how the engine "
                              "fares on words no text taught it")
+    parser.add_argument("--noise-seed", type=int, default=dataset.DEFAULT_SEED, metavar="N",
+                        help=f"draw dev's noise with another seed (default {dataset.DEFAULT_SEED}, as "
+                             "`offbatch eval`): fresh noise on the same texts, which no rule or word "
+                             "list was tuned on")
+    parser.add_argument("--food-seeds", type=Path, metavar="DIR",
+                        help="hand-checked seed lists to build with (default scripts/food_seeds): "
+                             "compares two versions of the lists")
     args = parser.parse_args()
-    items = dataset.load("dev")
+    if args.food_seeds is not None:
+        build_food_vocabulary.SEED_DIR = args.food_seeds
+    items = dataset.load("dev", seed=args.noise_seed)
     total = Report()
     for half in (0, 1):
         with tempfile.TemporaryDirectory(prefix="offbatch-holdout-") as tmp:
