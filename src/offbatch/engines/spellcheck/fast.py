@@ -91,8 +91,8 @@ def _longest_known_prefix(key: str, words: list[str]) -> int:
 
 # A language's known words are gathered into one set (``Vocabulary.known_words``) once it has
 # done one typo search by bucket lookups (``known_within_1``) per this many bytes of its compiled
-# buckets: gathering costs about as much as ~200 such searches in English (850 kB: 0.03 s) or
-# ~300 in German (1.5 MB: 0.1 s), so small jobs never pay for it. No result depends on it.
+# buckets: gathering costs about as much as ~200 such searches in English (850 kB: 0.04 s) or
+# ~300 in German (1.5 MB: 0.13 s), so small jobs never pay for it. No result depends on it.
 BYTES_PER_SEARCH_BEFORE_KNOWN_SET = 5000
 
 
