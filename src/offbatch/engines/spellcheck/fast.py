@@ -115,22 +115,23 @@ class TypoSearch:
         if known_set_after is None:
             known_set_after = vocabulary.compressed_size // BYTES_PER_SEARCH_BEFORE_KNOWN_SET
         self._searches_left = known_set_after
-        self._known: frozenset[str] | None = None
-        self._sorted: list[str] = []
+        # (known words, the same sorted), set in one assignment: a thread never sees one
+        # without the other.
+        self._gathered: tuple[frozenset[str], list[str]] | None = None
 
     def __call__(self, key: str, vocabulary: Vocabulary) -> list[str]:
-        known = self._known
+        gathered = self._gathered
         if vocabulary is not self._vocabulary:
             pass  # another vocabulary than the one gathered: searched in its buckets
-        elif known is not None:
-            last = _longest_known_prefix(key, self._sorted)
+        elif gathered is not None:
+            known, words = gathered
+            last = _longest_known_prefix(key, words)
             edits = _edits_between(key, vocabulary.letter_contexts, 0, last)
             return [word for word in known.intersection(edits) if word != key]
         else:
             self._searches_left -= 1
             if self._searches_left <= 0:
-                self._known = vocabulary.known_words()
-                self._sorted = vocabulary.sorted_known_words()
+                self._gathered = (vocabulary.known_words(), vocabulary.sorted_known_words())
         return known_within_1(key, vocabulary)
 
 
