@@ -187,7 +187,10 @@ class FastRepairer:
         # those, costs more than the split alone: 16 + 21 against 21 us for a 320-character text).
         parts = _SPLIT.split(text)
         tokens = parts[1::2]
-        spaced_hyphen = _SPACED_HYPHEN.search(text) is not None
+        # A hyphen first, by C string searches (~1.2 against ~5 us for the regex alone on a
+        # 320-character text; 70% of shape C's texts have none).
+        spaced_hyphen = (("-" in text or "\u2010" in text or "\u2011" in text)
+                         and _SPACED_HYPHEN.search(text) is not None)
         if not spaced_hyphen and inert.issuperset(tokens):
             return []
         n = len(tokens)
