@@ -117,3 +117,27 @@ def test_typo_search_gathers_the_known_words_only_after_its_searches_by_bucket(m
     assert len(gathered) == 1
     # By default, a few hundred searches per language (more for the larger vocabularies).
     assert 100 <= TypoSearch(vocabulary)._searches_left <= TypoSearch(VOCABULARIES["de"])._searches_left <= 400
+
+
+@pytest.mark.parametrize("lang", SUPPORTED_LANGUAGES)
+def test_gathered_known_words_come_sorted_for_prefix_search(lang):
+    # TypoSearch bisects this list to find how far a key starts a known word: it must be the
+    # known words in sorted order (the compiler's bucket order gives it without a sort).
+    vocabulary = load_vocabulary(lang, vocabulary_dir=DEFAULT_VOCABULARY_DIR)
+    words = vocabulary.sorted_known_words()
+    assert words == sorted(vocabulary.known_words())
+    assert len(words) == len(vocabulary.known_words()) > 50_000
+
+
+@pytest.mark.parametrize("lang", SUPPORTED_LANGUAGES)
+def test_letter_contexts_hold_every_letter_a_known_word_has_between_two_neighbours(lang):
+    # The search only inserts or replaces letters found between the same two neighbours in a
+    # known word: checked against the known words themselves (a sample of them, and the letter
+    # after the start and before the end).
+    vocabulary = VOCABULARIES[lang]
+    contexts, alphabet = vocabulary.letter_contexts, set(vocabulary.alphabet)
+    for word in random.Random(lang).sample(vocabulary.sorted_known_words(), 5000):
+        padded = f"^{word}$"
+        for i in range(len(padded) - 2):
+            letter = padded[i + 1]
+            assert (letter in contexts.get(padded[i] + padded[i + 2], "")) == (letter in alphabet), (word, i)

@@ -14,6 +14,7 @@ words; bench/engine_throughput.py on every row of its shapes).
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from itertools import accumulate, compress
 
 from offbatch.engines.spellcheck.repair import (
@@ -36,48 +37,63 @@ _MINUS_ONE = -1
 _WordInfo = tuple[bool, bool, tuple[str, str] | None]
 
 
+def _edits_between(key: str, contexts: dict[str, str], first: int, last: int) -> list[str]:
+    """The strings of ``repair.edits1(key, alphabet)`` made at positions ``first``..``last``
+    (an insertion before ``key[i]``, or a replacement, deletion or swap of ``key[i]``), with
+    repeats and ``key`` itself, that can be known words: an inserted or replaced letter only
+    where ``contexts`` (``Vocabulary.letter_contexts``) has found it between the same two
+    neighbours in a known word. Every known word one insertion or replacement away has that
+    letter there, so none is lost; about a third of the alphabet is left to try.
+    """
+    padded = f"^{key}$"
+    get = contexts.get
+    n = len(key)
+    inserts = [(key[:i], key[i:], get(padded[i : i + 2], "")) for i in range(first, min(last, n) + 1)]
+    # f-strings: one allocation per edit, not two (~30% faster than left + c + right).
+    edits = [f"{left}{c}{right}" for left, right, letters in inserts for c in letters]
+    replaces = [(key[:i], key[i + 1 :], get(padded[i] + padded[i + 2], "")) for i in range(first, min(last + 1, n))]
+    edits += [f"{left}{c}{right}" for left, right, letters in replaces for c in letters]
+    edits += [left + right for left, right, _ in replaces]  # deletes
+    edits += [key[:i] + key[i + 1] + key[i] + key[i + 2 :] for i in range(first, min(last + 1, n - 1))]  # swaps
+    return edits
+
+
 def known_within_1(key: str, vocabulary: Vocabulary) -> list[str]:
     """The words of ``vocabulary.known_of(edits1(key, alphabet))``, in another order.
 
     Edits after the first two letters keep ``key``'s bucket: they are matched against it in
-    one set operation; only the edits of the first two letters (about a fifth) are looked up
-    one by one.
+    one set operation; only the edits of the first two letters are looked up one by one (so
+    only the buckets those can be words of are loaded).
     """
-    alphabet = vocabulary.alphabet
     if len(key) < 2:
-        return vocabulary.known_of(edits1(key, alphabet))
-    head, tail = key[:2], key[2:]
-    same_bucket = {head + edit for edit in edits1(tail, alphabet)}
-    first = head[:1]
-    head_edits = {head[1:], first}  # deletes
-    head_edits.update(c + head for c in alphabet)  # insertions before the first letter,
-    head_edits.update(first + c + head[1:] for c in alphabet)  # before the second,
-    head_edits.update(c + head[1:] for c in alphabet)  # replacements of the first,
-    head_edits.update(first + c for c in alphabet)  # of the second
-    head_edits = {edit + tail for edit in head_edits}
-    head_edits.add(head[1] + head[0] + tail)  # transpositions
-    if tail:
-        head_edits.add(first + tail[0] + head[1] + tail[1:])
+        return vocabulary.known_of(edits1(key, vocabulary.alphabet))
+    contexts = vocabulary.letter_contexts
+    same_bucket = set(_edits_between(key, contexts, 2, len(key)))
+    same_bucket.discard(key)
+    head_edits = set(_edits_between(key, contexts, 0, 1))
     head_edits.discard(key)
-    return [*vocabulary.known_in_bucket(head, same_bucket), *vocabulary.known_of(head_edits - same_bucket)]
+    return [*vocabulary.known_in_bucket(key[:2], same_bucket), *vocabulary.known_of(head_edits - same_bucket)]
+
+
+def _longest_known_prefix(key: str, words: list[str]) -> int:
+    """The length of the longest start of ``key`` that starts a word of ``words`` (sorted)."""
+    low, high = 0, len(key)
+    while low < high:
+        middle = (low + high + 1) // 2
+        prefix = key[:middle]
+        i = bisect_left(words, prefix)
+        if i < len(words) and words[i].startswith(prefix):
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 # A language's known words are gathered into one set (``Vocabulary.known_words``) once it has
 # done one typo search by bucket lookups (``known_within_1``) per this many bytes of its compiled
-# buckets: gathering costs about as much as ~200 such searches in English (850 kB: 0.05 s) or
-# ~300 in German (1.5 MB: 0.17 s), so small jobs never pay for it. No result depends on it.
+# buckets: gathering costs about as much as ~200 such searches in English (850 kB: 0.04 s) or
+# ~300 in German (1.5 MB: 0.13 s), so small jobs never pay for it. No result depends on it.
 BYTES_PER_SEARCH_BEFORE_KNOWN_SET = 5000
-
-
-def _edits1_list(key: str, alphabet: str) -> list[str]:
-    """The strings of ``repair.edits1(key, alphabet)``, with repeats and ``key`` itself: a list
-    built in one comprehension each, for a set to intersect (cheaper than four sets' union)."""
-    splits = [(key[:i], key[i:]) for i in range(len(key) + 1)]
-    edits = [left + c + right for left, right in splits for c in alphabet]  # insertions
-    edits += [left + c + right[1:] for left, right in splits[:-1] for c in alphabet]  # replacements
-    edits += [left + right[1:] for left, right in splits[:-1]]  # deletes
-    edits += [left + right[1] + right[0] + right[2:] for left, right in splits[:-2]]  # transpositions
-    return edits
 
 
 class TypoSearch:
@@ -85,11 +101,13 @@ class TypoSearch:
     every known word one edit away, as ``repair.typo_candidates`` finds them.
 
     A language's first searches use ``known_within_1`` (lookups in the buckets the edits fall
-    in, each loaded on first use: about 80 buckets per search, so the first few dozen searches
-    load nearly all of them); after ``known_set_after`` searches (by default one per
-    ``BYTES_PER_SEARCH_BEFORE_KNOWN_SET`` bytes of compiled buckets), the known words in one set
-    (``Vocabulary.known_words``) are intersected with all the key's edits at once: ~120 us
-    against ~180 us per search, and no bucket loaded for edits that are not words.
+    in, each loaded on first use); after ``known_set_after`` searches (by default one per
+    ``BYTES_PER_SEARCH_BEFORE_KNOWN_SET`` bytes of compiled buckets), the known words are
+    gathered into one set and one sorted list (``Vocabulary.known_words``). Then a search
+    finds how far ``key``'s start is the start of a known word (a few ``bisect`` calls on the
+    list): a known word one edit away keeps ``key`` up to the edit, so only edits at or
+    before that position are made, and they are intersected with the set at once. With the
+    letter contexts, that is ~1/4 of the strings of ``edits1``.
     """
 
     def __init__(self, vocabulary: Vocabulary, *, known_set_after: int | None = None) -> None:
@@ -97,18 +115,23 @@ class TypoSearch:
         if known_set_after is None:
             known_set_after = vocabulary.compressed_size // BYTES_PER_SEARCH_BEFORE_KNOWN_SET
         self._searches_left = known_set_after
-        self._known: frozenset[str] | None = None
+        # (known words, the same sorted), set in one assignment: a thread never sees one
+        # without the other.
+        self._gathered: tuple[frozenset[str], list[str]] | None = None
 
     def __call__(self, key: str, vocabulary: Vocabulary) -> list[str]:
-        known = self._known
+        gathered = self._gathered
         if vocabulary is not self._vocabulary:
             pass  # another vocabulary than the one gathered: searched in its buckets
-        elif known is not None:
-            return [word for word in known.intersection(_edits1_list(key, vocabulary.alphabet)) if word != key]
+        elif gathered is not None:
+            known, words = gathered
+            last = _longest_known_prefix(key, words)
+            edits = _edits_between(key, vocabulary.letter_contexts, 0, last)
+            return [word for word in known.intersection(edits) if word != key]
         else:
             self._searches_left -= 1
             if self._searches_left <= 0:
-                self._known = vocabulary.known_words()
+                self._gathered = (vocabulary.known_words(), vocabulary.sorted_known_words())
         return known_within_1(key, vocabulary)
 
 
@@ -164,7 +187,10 @@ class FastRepairer:
         # those, costs more than the split alone: 16 + 21 against 21 us for a 320-character text).
         parts = _SPLIT.split(text)
         tokens = parts[1::2]
-        spaced_hyphen = _SPACED_HYPHEN.search(text) is not None
+        # A hyphen first, by C string searches (~1.2 against ~5 us for the regex alone on a
+        # 320-character text; 70% of shape C's texts have none).
+        spaced_hyphen = (("-" in text or "\u2010" in text or "\u2011" in text)
+                         and _SPACED_HYPHEN.search(text) is not None)
         if not spaced_hyphen and inert.issuperset(tokens):
             return []
         n = len(tokens)
@@ -194,17 +220,19 @@ class FastRepairer:
                 can_join = joinable.get(gap)
                 if can_join is None:
                     can_join = self._joinable(gap)
-                w2 = tokens[i + 1]
-                next_is_word, next_unknown, _ = words.get(w2) or self._info(w2)
-                # join_fix refuses unless the gap is a split's (most are ", " or "'") and a
-                # piece is unknown or the gap has a hyphen; check that first, it is cached or cheap.
-                if can_join and next_is_word and (unknown or next_unknown or "-" in gap
-                                                  or "\u2010" in gap or "\u2011" in gap):
-                    joined = self._join(w1, gap, w2)
-                    if joined is not None:
-                        found.append((i, i + 1, joined[0], joined[1]))
-                        free = i + 2  # a joined piece never starts another join
-                        continue
+                # join_fix refuses unless the gap is a split's (most are ", " or "'": the next
+                # token is not even looked at) and a piece is unknown or the gap has a hyphen;
+                # check that first, it is cached or cheap.
+                if can_join:
+                    w2 = tokens[i + 1]
+                    next_is_word, next_unknown, _ = words.get(w2) or self._info(w2)
+                    if next_is_word and (unknown or next_unknown or "-" in gap
+                                         or "\u2010" in gap or "\u2011" in gap):
+                        joined = self._join(w1, gap, w2)
+                        if joined is not None:
+                            found.append((i, i + 1, joined[0], joined[1]))
+                            free = i + 2  # a joined piece never starts another join
+                            continue
             if fix is not None:
                 found.append((i, i, fix[0], fix[1]))
             free = i + 1
