@@ -201,6 +201,11 @@ class SeparatorRepairer:
         words = list(_WORDS.finditer(segment))
         if not 2 <= len(words) <= 2 * MAX_SEGMENT_WORDS:
             return ()
+        keys = [MARKS.sub("", lookup_key(m.group())) for m in words]
+        # Every cut must fall between two words that may take one (checked again below): where
+        # no two neighbours may, no reading can be kept, and the spans need not be counted.
+        if not any(self._may_cut(a, b) for a, b in pairwise(keys)):
+            return ()
         whole = self._lexicon.count(segment_key(segment))
         if whole >= self.MIN_BLOCKING:
             return ()
@@ -221,15 +226,18 @@ class SeparatorRepairer:
         weakest = min(known[(i, j)] for i, j in pairwise(bounds))
         if weakest < self._min_part or (whole and weakest < self.MIN_OVERRULING):
             return ()  # the whole is a name once; its parts are not common enough to doubt it
-        keys = [MARKS.sub("", lookup_key(m.group())) for m in words]
-        lexicon = self._lexicon
-        for k in cuts:
-            a, b = keys[k - 1], keys[k]
-            if (a, b) in lexicon.inner_pairs or b in SENTENCE_STARTS or a in CONNECTORS or b in CONNECTORS:
-                return ()
-            if lexicon.ends(a) < self.MIN_END_SHARE or lexicon.starts(b) < self.MIN_START_SHARE:
-                return ()
+        if not all(self._may_cut(keys[k - 1], keys[k]) for k in cuts):
+            return ()
         return tuple(words[k - 1].end() for k in cuts)
+
+    def _may_cut(self, a: str, b: str) -> bool:
+        """Whether a comma may go between the words ``a`` and ``b`` (lexicon keys): never inside
+        a known name, before a sentence, next to a connector, nor where ``a`` seldom ends a name
+        or ``b`` seldom starts one."""
+        lexicon = self._lexicon
+        if (a, b) in lexicon.inner_pairs or b in SENTENCE_STARTS or a in CONNECTORS or b in CONNECTORS:
+            return False
+        return lexicon.ends(a) >= self.MIN_END_SHARE and lexicon.starts(b) >= self.MIN_START_SHARE
 
     def _readings(self, known: dict[tuple[int, int], int], start: int, end: int, parts: int) -> list[tuple[int, ...]]:
         """Every way to read words start..end-1 as at most ``parts`` known names: the cut
