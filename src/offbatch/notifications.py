@@ -37,6 +37,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from offbatch.db.models import ImportRun, Job, Notification
 from offbatch.db.session import Database
+from offbatch.db.tables import as_utc
 from offbatch.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,7 @@ def payload(settings: Settings, event: str, job: Job, run: ImportRun | None) -> 
     def iso(value: datetime | None) -> str | None:
         if value is None:
             return None
-        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+        return as_utc(value).isoformat()
 
     body: dict = {
         "id": f"{job.id}/{event}",

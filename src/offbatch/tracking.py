@@ -11,6 +11,7 @@ from offbatch import contract, costs, notifications, storage
 from offbatch.backends import Backend, JobState, JobStatus, TaskState, get_backend
 from offbatch.db.models import Job
 from offbatch.db.session import Database
+from offbatch.db.tables import as_utc
 from offbatch.errors import NotFoundError, StorageError
 from offbatch.settings import Settings
 
@@ -21,15 +22,11 @@ INTERRUPTED_LAUNCH = ("launch interrupted: the launching process stopped before 
                       "(its reservation was last renewed {age:.0f}s ago); launch it again")
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def launch_went_stale(job: Job, *, now: datetime | None = None) -> bool:
     """A reserved, never-submitted row whose launch stopped renewing it (launcher.LaunchHeartbeat)."""
     if job.backend_ref or job.state != JobState.QUEUED.value:
         return False
-    return (now or datetime.now(UTC)) - _aware(job.updated_at) > LAUNCH_STALE_AFTER
+    return (now or datetime.now(UTC)) - as_utc(job.updated_at) > LAUNCH_STALE_AFTER
 
 
 def needs_refresh(job: Job) -> bool:
@@ -110,7 +107,7 @@ def _settle_interrupted_launch(settings: Settings, db: Database, job: Job, *, no
     now = datetime.now(UTC)
     if not launch_went_stale(job, now=now):
         return job
-    reason = INTERRUPTED_LAUNCH.format(age=(now - _aware(job.updated_at)).total_seconds())
+    reason = INTERRUPTED_LAUNCH.format(age=(now - as_utc(job.updated_at)).total_seconds())
     settle = (
         update(Job)
         .where(Job.id == job.id, Job.backend_ref == "", Job.state == JobState.QUEUED.value,

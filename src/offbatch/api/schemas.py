@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from offbatch.db.tables import as_utc
 
 # Google Batch's job name pattern, which job ids follow (DESIGN.md).
 JOB_ID_PATTERN = r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$"
@@ -14,12 +16,7 @@ TAG_PATTERN = r"^[^\x00-\x1f]{1,100}$"
 MAX_ID = 2**63 - 1
 
 
-def _utc(value: datetime) -> datetime:
-    # SQLite returns the stored UTC times without their zone: say it, as RFC 3339 requires.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
 
 
 class ImportRequest(BaseModel):

@@ -53,6 +53,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(value: datetime | None) -> datetime | None:
+    """A time read back from a ``Time`` column, with its zone: SQLite returns the stored UTC
+    times without one (PostgreSQL returns them aware, unchanged here)."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
 def _id() -> Column:
     return Column("id", Id, primary_key=True, autoincrement=True)
 

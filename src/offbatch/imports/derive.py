@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, bindparam, literal_column, select
 
 from offbatch.db.models import Insight, Job
+from offbatch.db.tables import as_utc
 from offbatch.imports import writer
 
 
@@ -54,13 +55,6 @@ _UPDATED = ("data", "predictor", "predictor_version", "prediction_id", "job_id",
 
 def _subject(data: dict[str, Any]) -> Any:
     return data.get("original", data)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    # SQLite returns naive datetimes (stored as UTC).
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
 
 
 def _existing(conn: Connection, prediction_type: str, barcodes: list[str]) -> list[tuple[Any, ...]]:
@@ -105,11 +99,11 @@ def derive_insights(
         if key not in candidates:
             continue
         if annotation is None:
-            open_rows[key] = (insight_id, _aware(created_at))
+            open_rows[key] = (insight_id, as_utc(created_at))
         else:
             annotated.setdefault(key, []).append(_subject(data))
 
-    job_created_at = _aware(job_created_at)
+    job_created_at = as_utc(job_created_at)
     stamp = writer.timestamp(conn.dialect.name, now)
     inserts: list[tuple[Any, ...]] = []
     updates: list[tuple[Any, ...]] = []

@@ -113,7 +113,7 @@ class JobRecord:
         if self.heartbeat is None:
             if not self.events:
                 return None
-            waited = (datetime.now(UTC) - datetime.fromisoformat(self.events[-1]["time"])).total_seconds()
+            waited = (datetime.now(UTC) - _dt(self.events[-1]["time"])).total_seconds()
             if waited > SUPERVISOR_START_GRACE_SECONDS:
                 return f"the local supervisor never took the job (no heartbeat {waited:.0f}s after it was handed over)"
             return None

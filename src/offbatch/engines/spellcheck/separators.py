@@ -32,8 +32,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import pairwise
+from typing import TypeVar
 
 from offbatch.engines.spellcheck.ingredients import (
     MARKS,
@@ -108,6 +109,7 @@ ABBREVIATIONS = frozenset({
 })
 # Cached segments and decisions per language before the cache is emptied.
 MAX_CACHED = 300_000
+T = TypeVar("T")
 
 
 def _case_of(word: str) -> str:
@@ -188,12 +190,7 @@ class SeparatorRepairer:
 
     def _cut(self, segment: str) -> tuple[int, ...]:
         """Where to put commas in ``segment`` (offsets into it; none: no change)."""
-        if segment in self._cuts:
-            return self._cuts[segment]
-        if len(self._cuts) >= MAX_CACHED:
-            self._cuts.clear()
-        self._cuts[segment] = cut = self._find_cut(segment)
-        return cut
+        return _cached(self._cuts, segment, self._find_cut)
 
     def _find_cut(self, segment: str) -> tuple[int, ...]:
         if " " not in segment or not _CUTTABLE.fullmatch(segment):
@@ -318,21 +315,11 @@ class SeparatorRepairer:
 
     def _starts_name(self, segment: str) -> bool:
         """``segment`` is a known name, or its first word mostly starts known names (cached)."""
-        starts = self._starts.get(segment)
-        if starts is None:
-            if len(self._starts) >= MAX_CACHED:
-                self._starts.clear()
-            starts = self._starts[segment] = self._find_starts_name(segment)
-        return starts
+        return _cached(self._starts, segment, self._find_starts_name)
 
     def _ends_name(self, segment: str) -> bool:
         """``segment`` is a known name, or its last word mostly ends known names (cached)."""
-        ends = self._ends.get(segment)
-        if ends is None:
-            if len(self._ends) >= MAX_CACHED:
-                self._ends.clear()
-            ends = self._ends[segment] = self._find_ends_name(segment)
-        return ends
+        return _cached(self._ends, segment, self._find_ends_name)
 
     def _find_starts_name(self, segment: str) -> bool:
         key = segment_key(segment)
@@ -415,12 +402,7 @@ class SeparatorRepairer:
     def _item_shaped(self, segment: str) -> bool:
         """``segment`` can be a list item: a name (or E-number), not a sentence or a connector
         (cached)."""
-        shaped = self._items.get(segment)
-        if shaped is None:
-            if len(self._items) >= MAX_CACHED:
-                self._items.clear()
-            shaped = self._items[segment] = self._find_item_shaped(segment)
-        return shaped
+        return _cached(self._items, segment, self._find_item_shaped)
 
     def _find_item_shaped(self, segment: str) -> bool:
         key = segment_key(_PERCENT_TAIL.sub("", segment))
@@ -474,6 +456,16 @@ class SeparatorRepairer:
             if self._known(key) or self._cut(nxt.strip()):
                 found.append(Edit(m.start(1), m.start(1), ",", LOST_COMMA))
         return found
+
+
+def _cached(cache: dict[str, T], key: str, find: Callable[[str], T]) -> T:
+    """``find(key)``, remembered in ``cache`` (emptied once it holds ``MAX_CACHED`` entries)."""
+    value = cache.get(key)
+    if value is None:
+        if len(cache) >= MAX_CACHED:
+            cache.clear()
+        value = cache[key] = find(key)
+    return value
 
 
 def _group(text: str, start: int) -> str:
