@@ -266,6 +266,31 @@ def test_ctrl_c_while_parts_are_written_stops_every_writer_before_it_raises(tmp_
     assert len(names) < 6  # stopped before every part was written
 
 
+def test_ctrl_c_while_a_writer_thread_is_starting_still_waits_for_it(tmp_path, monkeypatch):
+    # Ctrl-C can land inside Thread.start(), after the new thread is made and while start()
+    # waits for it (seen once in CI): that writer runs all the same and must be waited for.
+    import offbatch.extract as extract_module
+
+    class InterruptedOnSecondStart(threading.Thread):
+        def start(self) -> None:
+            super().start()
+            if self.name == "offbatch-part-1":
+                time.sleep(0.3)  # its COPY under way
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr(extract_module.threading, "Thread", InterruptedOnSecondStart)
+    con = connect()
+    con.execute("SET threads = 4")
+    select(con, dataset=str(large_dataset(tmp_path)), job_type=JOB_TYPE, params=JOB_TYPE.Params(limit=1_000_000))
+    folder = JobFolder(tmp_path.as_uri(), JOB_TYPE.name, "job")
+    with pytest.raises(KeyboardInterrupt):  # not DuckDB's "connection is busy" from a running writer
+        write_shards(con, job_type=JOB_TYPE, folder=folder, task_count=6)
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("offbatch-part-")]
+    con.close()
+    inputs = Path(folder.input_url.removeprefix("file://"))
+    assert not [p.name for p in inputs.iterdir() if p.name.startswith(".tmp")]
+
+
 def test_of_parts_written_at_once_a_failed_one_is_named_and_leaves_no_temporary(tmp_path):
     folder = JobFolder(tmp_path.as_uri(), JOB_TYPE.name, "job")
     # A folder (not empty) where part 3 should go: its rename fails, the other parts' do not.

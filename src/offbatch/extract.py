@@ -186,8 +186,10 @@ def write_shards(con: duckdb.DuckDBPyConnection, *, job_type: JobType, folder: J
     # Ctrl-C can return at once the next time (CPython gh-90882), and the wait after an
     # interruption must not end before the writers do.
     ended = [threading.Event() for _ in range(writers)]
+    began = [threading.Event() for _ in range(writers)]  # set first thing by each writer
 
     def write(first: int) -> None:
+        began[first].set()
         try:
             for index in range(first, task_count, writers):
                 if failures:  # another part failed, or the caller was interrupted: write nothing more
@@ -201,21 +203,30 @@ def write_shards(con: duckdb.DuckDBPyConnection, *, job_type: JobType, folder: J
         finally:
             ended[first].set()
 
-    started: list[threading.Event] = []
+    launched: list[int] = []  # writers whose thread exists, or may: waited for before raising
     try:
         for first in range(writers):
-            threading.Thread(target=write, args=(first,), daemon=True, name=f"offbatch-part-{first}").start()
-            started.append(ended[first])
-        for event in started:
-            event.wait()
+            thread = threading.Thread(target=write, args=(first,), daemon=True, name=f"offbatch-part-{first}")
+            try:
+                thread.start()
+            except Exception:  # no thread was made (none left to start)
+                raise
+            except BaseException:  # Ctrl-C while the new thread was starting: it runs all the same
+                launched.append(first)
+                raise
+            launched.append(first)
+        for first in launched:
+            ended[first].wait()
     except BaseException:
         # Interrupted (Ctrl-C) or out of threads: stop the COPYs under way and wait for the
-        # writers, so no part appears after this raises.
+        # writers, so no part appears after this raises (and no cursor is busy when closed).
         failures.setdefault(-1, RuntimeError("interrupted"))
         for cursor in cursors:
             cursor.interrupt()
-        for event in started:
-            event.wait()
+        for first in launched:
+            # A thread interrupted in its start() began within moments, or was never made.
+            if began[first].wait(WRITER_START_GRACE_SECONDS):
+                ended[first].wait()
         raise
     finally:
         for cursor in cursors:
@@ -259,6 +270,9 @@ def _row_group_size(rows: int, *, task_count: int, threads: int) -> int:
 
 
 _DUCKDB_ROW_GROUP_SIZE = 122_880
+# How long a part writer whose start() was interrupted may take to begin (it is made before
+# start() waits for it, so it begins within moments, unless it was never made).
+WRITER_START_GRACE_SECONDS = 5.0
 
 # The DuckDB type each Arrow type of an input schema is written as (Parquet keeps it: pyarrow reads
 # VARCHAR back as string, DOUBLE as float64...).
